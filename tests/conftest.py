@@ -1,0 +1,30 @@
+"""Shared fixtures: conformance vectors and an isolated token directory."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+
+DATA = Path(__file__).parent / "data"
+
+
+@pytest.fixture(scope="session")
+def signing_vectors() -> list[dict]:
+    """The 40 cases computed by Webull's official signers."""
+    return json.loads((DATA / "signing-vectors.json").read_text(encoding="utf-8"))
+
+
+@pytest.fixture(autouse=True)
+def _isolated_env(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    """Keep every test away from the user's real credentials and token store."""
+    for name in (
+        "WEBULL_APP_KEY",
+        "WEBULL_APP_SECRET",
+        "WEBULL_REGION",
+        "WEBULL_ENVIRONMENT",
+        "WEBULL_OPENAPI_TOKEN_DIR",
+    ):
+        monkeypatch.delenv(name, raising=False)
+    monkeypatch.setenv("XDG_STATE_HOME", str(tmp_path / "xdg-state"))

@@ -1,0 +1,47 @@
+"""webull-nb: the Webull OpenAPI two-factor token flow, as a first-class notebook experience.
+
+Importing this package is cheap: submodules (and ipywidgets) load on first use.
+"""
+
+from __future__ import annotations
+
+import importlib
+from typing import Any
+
+__version__ = "0.1.0"
+
+# public name -> submodule that defines it; resolved lazily by __getattr__ (PEP 562).
+_LAZY: dict[str, str] = {
+    "sign": "signing",
+    "canonical_string": "signing",
+    "Endpoint": "endpoints",
+    "resolve_endpoint": "endpoints",
+    "Client": "client",
+    "TokenInfo": "client",
+    "TokenStatus": "client",
+    "WebullError": "errors",
+    "TokenStore": "store",
+    "Session": "session",
+    "current": "session",
+    "Simulator": "simulator",
+    "load_ipython_extension": "magics",
+}
+_ALIASES = {"resolve_endpoint": "resolve"}
+
+__all__ = ["__version__", *_LAZY]
+
+
+def __getattr__(name: str) -> Any:
+    """Load a public name from its submodule on first access."""
+    module_name = _LAZY.get(name)
+    if module_name is None:
+        raise AttributeError(f"module 'webull_nb' has no attribute {name!r}")
+    module = importlib.import_module(f".{module_name}", __name__)
+    value = getattr(module, _ALIASES.get(name, name))
+    globals()[name] = value
+    return value
+
+
+def __dir__() -> list[str]:
+    """List the public names, loaded or not."""
+    return sorted(set(globals()) | set(_LAZY))
