@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 import json
+import sys
 from pathlib import Path
 
 import pytest
 
 DATA = Path(__file__).parent / "data"
+sys.path.insert(0, str(Path(__file__).parent))
 
 
 @pytest.fixture(scope="session")
@@ -28,3 +30,28 @@ def _isolated_env(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
     ):
         monkeypatch.delenv(name, raising=False)
     monkeypatch.setenv("XDG_STATE_HOME", str(tmp_path / "xdg-state"))
+
+
+@pytest.fixture(autouse=True)
+def _fresh_rate_limiters() -> None:
+    """Rate limiters are process-wide per app key; give every test its own."""
+    from webull_nb import client
+
+    client._LIMITERS.clear()
+
+
+@pytest.fixture
+def clock():
+    """A fake wall clock shared by the simulator and the client."""
+    from helpers import FakeClock
+
+    return FakeClock()
+
+
+@pytest.fixture
+def sim(clock):
+    """A running simulator on a fake clock."""
+    from webull_nb.simulator import Simulator
+
+    with Simulator(clock=clock) as simulator:
+        yield simulator

@@ -22,6 +22,8 @@ __all__ = [
     "SIGNATURE_VERSION",
     "Query",
     "canonical_string",
+    "check_algorithm",
+    "format_timestamp",
     "percent_encode",
     "query_pairs",
     "sign",
@@ -73,12 +75,18 @@ def _nonce() -> str:
     return f"{h[:8]}-{h[8:12]}-4{h[13:16]}-{'89ab'[int(h[16], 16) & 3]}{h[17:20]}-{h[20:]}"
 
 
-def timestamp_now(offset: float = 0.0) -> str:
-    """Return the current UTC time plus ``offset`` seconds as ``YYYY-MM-DDThh:mm:ssZ``."""
-    return time.strftime(_TIMESTAMP_FORMAT, time.gmtime(time.time() + offset))
+def format_timestamp(epoch: float) -> str:
+    """Format epoch seconds as the UTC ``YYYY-MM-DDThh:mm:ssZ`` that ``x-timestamp`` carries."""
+    return time.strftime(_TIMESTAMP_FORMAT, time.gmtime(epoch))
 
 
-def _check_algorithm(algorithm: str) -> tuple[str, str]:
+def timestamp_now() -> str:
+    """Return the current UTC time as ``YYYY-MM-DDThh:mm:ssZ``."""
+    return format_timestamp(time.time())
+
+
+def check_algorithm(algorithm: str) -> tuple[str, str]:
+    """Return the (body digest, HMAC digest) of an algorithm, or raise ``ValueError``."""
     try:
         return ALGORITHMS[algorithm]
     except KeyError:
@@ -137,7 +145,7 @@ def _canonical(
     nonce: str,
     encode: bool,
 ) -> str:
-    body_digest_name, _ = _check_algorithm(algorithm)
+    body_digest_name, _ = check_algorithm(algorithm)
     pairs = _sign_params(app_key, host, algorithm, timestamp, nonce, query)
     digest = _body_digest(body, body_digest_name)
     text = path + "&" + "&".join([k + "=" + v for k, v in pairs])
@@ -175,7 +183,7 @@ def sign(
     nonce: str | None = None,
 ) -> dict[str, str]:
     """Return the six Webull signing headers for one request."""
-    _, hmac_name = _check_algorithm(algorithm)
+    _, hmac_name = check_algorithm(algorithm)
     if timestamp is None:
         timestamp = timestamp_now()
     if nonce is None:

@@ -1,0 +1,156 @@
+"""Test helpers: a fake clock, a fault-injecting HTTP server, signed raw requests."""
+
+from __future__ import annotations
+
+import json
+import threading
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass, field
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from typing import Any
+from urllib.parse import urlsplit
+
+import requests
+
+from webull_nb.signing import sign
+
+
+class FakeClock:
+    """A wall clock that only moves when told to."""
+
+    def __init__(self, start: float = 1_790_000_000.0) -> None:
+        self.now = start
+        self._lock = threading.Lock()
+
+    def __call__(self) -> float:
+        with self._lock:
+            return self.now
+
+    def advance(self, seconds: float) -> None:
+        with self._lock:
+            self.now += seconds
+
+    def sleep(self, seconds: float) -> None:
+        """A sleep that advances the clock instead of waiting."""
+        self.advance(seconds)
+
+
+@dataclass
+class Canned:
+    """One scripted answer of the fault server."""
+
+    status: int = 200
+    body: bytes | str | Any = b""
+    headers: dict[str, str] = field(default_factory=dict)
+    hang: bool = False  # never answer (until the server stops): a timeout
+
+    def payload(self) -> bytes:
+        if isinstance(self.body, bytes):
+            return self.body
+        if isinstance(self.body, str):
+            return self.body.encode()
+        return json.dumps(self.body).encode()
+
+
+class FaultServer:
+    """Answers each request with the next canned reply (the last one repeats)."""
+
+    def __init__(self, replies: Iterable[Canned]) -> None:
+        self.replies = list(replies)
+        self.received: list[dict[str, Any]] = []
+        self.release = threading.Event()
+        outer = self
+
+        class Handler(BaseHTTPRequestHandler):
+            protocol_version = "HTTP/1.1"
+
+            def _serve(self) -> None:
+                length = int(self.headers.get("Content-Length") or 0)
+                body = self.rfile.read(length) if length else b""
+                outer.received.append(
+                    {
+                        "method": self.command,
+                        "path": self.path,
+                        "headers": {k.lower(): v for k, v in self.headers.items()},
+                        "body": body,
+                    }
+                )
+                index = min(len(outer.received), len(outer.replies)) - 1
+                reply = outer.replies[index]
+                if reply.hang:
+                    outer.release.wait(10)
+                    return
+                data = reply.payload()
+                self.send_response_only(reply.status)
+                headers = {
+                    "Content-Type": "application/json",
+                    "Date": self.date_time_string(),
+                    **reply.headers,
+                }
+                for name, value in headers.items():
+                    self.send_header(name, value)
+                self.send_header("Content-Length", str(len(data)))
+                self.end_headers()
+                self.wfile.write(data)
+
+            do_GET = do_POST = _serve
+
+            def log_message(self, *args: object) -> None:
+                pass
+
+        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.server.daemon_threads = True
+        self.thread = threading.Thread(target=self.server.serve_forever, args=(0.02,), daemon=True)
+
+    @property
+    def url(self) -> str:
+        host, port = self.server.server_address[:2]
+        return f"http://{host}:{port}"
+
+    def __enter__(self) -> FaultServer:
+        self.thread.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.release.set()
+        self.server.shutdown()
+        self.server.server_close()
+
+
+def signed_request(
+    url: str,
+    app_key: str,
+    app_secret: str,
+    method: str,
+    path: str,
+    *,
+    params: list[tuple[str, str]] | None = None,
+    body: bytes | None = None,
+    clock: Callable[[], float] | None = None,
+    algorithm: str = "HMAC-SHA1",
+    drop: str | None = None,
+    override: dict[str, str] | None = None,
+    extra: dict[str, str] | None = None,
+) -> requests.Response:
+    """Send one hand-signed request, optionally with a header dropped or overridden."""
+    from webull_nb.signing import format_timestamp
+
+    host = urlsplit(url).netloc
+    timestamp = format_timestamp(clock()) if clock else None
+    headers = sign(
+        app_key,
+        app_secret,
+        host=host,
+        path=path,
+        query=params,
+        body=body,
+        algorithm=algorithm,
+        timestamp=timestamp,
+    )
+    if drop:
+        headers.pop(drop)
+    headers.update(override or {})
+    headers.update(extra or {})
+    return requests.request(
+        method, url + path, params=params, data=body, headers=headers, timeout=5
+    )

@@ -1,0 +1,64 @@
+"""The official SDK as a client of ``python -m webull_nb.simulator``: it speaks our protocol."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+import threading
+from pathlib import Path
+
+import pytest
+import requests
+
+pytest.importorskip("webull.core.client", reason="webull-openapi-python-sdk is not installed")
+
+from webull.core.client import ApiClient
+from webull.core.http import protocol_type
+from webull.core.http.initializer.client_initializer import ClientInitializer
+from webull.core.request import set_default_protocol_type
+
+
+@pytest.fixture
+def simulator_process():
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "webull_nb.simulator"], stdout=subprocess.PIPE, text=True
+    )
+    try:
+        url = proc.stdout.readline().split()[-1]
+        key = proc.stdout.readline().split()[-1]
+        secret = proc.stdout.readline().split()[-1]
+        yield url, key, secret
+    finally:
+        proc.terminate()
+        assert proc.wait(timeout=10) == 0
+        proc.stdout.close()
+
+
+def _enter_sms_code_when_it_arrives(url: str, done: threading.Event, entered: list) -> None:
+    while not done.wait(0.05):
+        inbox = requests.get(url + "/_sim/sms", timeout=5).json()
+        if inbox:
+            reply = requests.post(url + "/_sim/verify", json=inbox[-1], timeout=5)
+            entered.append(reply.json()["status"])
+            return
+
+
+def test_official_api_client_completes_its_token_flow(simulator_process, tmp_path: Path) -> None:
+    url, key, secret = simulator_process
+    set_default_protocol_type(protocol_type.HTTP)
+    client = ApiClient(
+        key, secret, "us", port=80, token_check_interval_seconds=1, token_check_duration_seconds=30
+    )
+    client.add_endpoint("us", url.split("//", 1)[1])
+    client.set_token_dir(str(tmp_path))
+    done, entered = threading.Event(), []
+    phone = threading.Thread(target=_enter_sms_code_when_it_arrives, args=(url, done, entered))
+    phone.start()
+    try:
+        ClientInitializer.init_token(client)
+    finally:
+        done.set()
+        phone.join()
+    assert entered == ["NORMAL"]
+    token, expires, status = (tmp_path / "token.txt").read_text().splitlines()
+    assert client.get_token() == token and status == "NORMAL" and expires.isdigit()

@@ -1,0 +1,128 @@
+"""Typed errors: one base, a class per kind of failure, each message saying what to do next."""
+
+from __future__ import annotations
+
+__all__ = [
+    "AuthenticationError",
+    "ClockSkewError",
+    "CredentialsError",
+    "InvalidTokenError",
+    "ProtocolError",
+    "RateLimitError",
+    "RequestError",
+    "Secret",
+    "ServerError",
+    "TokenStateError",
+    "TransportError",
+    "WebullError",
+    "mask_token",
+]
+
+
+class Secret:
+    """Holds a secret so that no repr, ``vars()`` dump or log line can show it."""
+
+    __slots__ = ("__value",)
+
+    def __init__(self, value: str) -> None:
+        self.__value = value
+
+    def reveal(self) -> str:
+        """Return the secret itself, for the one place that needs it (signing)."""
+        return self.__value
+
+    def __repr__(self) -> str:
+        """Never the value."""
+        return "Secret('********')"
+
+    __str__ = __repr__
+
+    def __reduce__(self) -> object:
+        raise TypeError("a Secret cannot be pickled")
+
+    def __bool__(self) -> bool:
+        """True when a non-empty secret is held."""
+        return bool(self.__value)
+
+
+def mask_token(token: str | None) -> str:
+    """Show a token as its first 4 and last 4 characters, never more."""
+    if not token:
+        return "(none)"
+    if len(token) < 12:
+        return "****"
+    return f"{token[:4]}…{token[-4:]}"
+
+
+class WebullError(Exception):
+    """Base of every error webull-nb raises; carries what the server said, if anything."""
+
+    def __init__(
+        self,
+        message: str,
+        *,
+        http_status: int | None = None,
+        error_code: str | None = None,
+        server_message: str | None = None,
+        request_id: str | None = None,
+    ) -> None:
+        super().__init__(message)
+        self.message = message
+        self.http_status = http_status
+        self.error_code = error_code
+        self.server_message = server_message
+        self.request_id = request_id
+
+    def __str__(self) -> str:
+        """Return the message, with the request id when there is one (for support tickets)."""
+        if self.request_id:
+            return f"{self.message} (request id {self.request_id})"
+        return self.message
+
+
+class CredentialsError(WebullError):
+    """No app key / secret could be found, or they are malformed."""
+
+
+class AuthenticationError(WebullError):
+    """The service rejected who we are or how the request was signed."""
+
+
+class InvalidTokenError(AuthenticationError):
+    """The access token is unknown, unverified, expired or idle for too long."""
+
+
+class RateLimitError(WebullError):
+    """Too many requests: ``retry_after`` says how many seconds until the next slot."""
+
+    def __init__(self, message: str, *, retry_after: float, **kwargs: object) -> None:
+        super().__init__(message, **kwargs)  # type: ignore[arg-type]
+        self.retry_after = retry_after
+
+
+class ClockSkewError(WebullError):
+    """The local clock is too far from the server's; ``skew_seconds`` > 0 means ahead."""
+
+    def __init__(self, message: str, *, skew_seconds: float | None, **kwargs: object) -> None:
+        super().__init__(message, **kwargs)  # type: ignore[arg-type]
+        self.skew_seconds = skew_seconds
+
+
+class ServerError(WebullError):
+    """The service failed (HTTP 5xx)."""
+
+
+class TransportError(WebullError):
+    """The request did not complete: timeout, refused connection, TLS or DNS failure."""
+
+
+class ProtocolError(WebullError):
+    """The answer was not what the API promises: not JSON, an HTML page, fields missing."""
+
+
+class RequestError(WebullError):
+    """The service refused the request for another reason (HTTP 4xx)."""
+
+
+class TokenStateError(WebullError):
+    """The operation needs a verified (NORMAL) token and there is none."""

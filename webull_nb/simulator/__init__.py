@@ -1,0 +1,447 @@
+"""An embedded Webull OpenAPI simulator: the token flow, its checks and a simulated phone.
+
+It verifies signatures, timestamps, nonces and rate limits like the real service, so code
+that works against it works against Webull. Time is injectable (``clock``) so tests can
+move past the 5-minute verification window or the 15-day idle limit without sleeping.
+"""
+
+from __future__ import annotations
+
+import calendar
+import json
+import secrets
+import threading
+import time
+import uuid
+from collections import deque
+from collections.abc import Callable
+from dataclasses import dataclass
+from email.utils import formatdate
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from typing import Any
+from urllib.parse import parse_qsl, unquote, urlsplit
+
+from .. import signing
+from ..endpoints import API_PROFILES, CONFIG_PATH
+
+__all__ = ["DEMO_APP_KEY", "DEMO_APP_SECRET", "SimulatedToken", "Simulator", "SimulatorError"]
+
+# A built-in key pair for demos and teaching; it works only against the simulator.
+DEMO_APP_KEY = "demo0000webullnb0000simulator000"
+DEMO_APP_SECRET = "demo-secret-for-the-webull-nb-simulator"  # noqa: S105 (public demo value)
+
+ACCOUNTS_PATH = "/openapi/account/list"
+SKEW_LIMIT = 300.0
+NONCE_TTL = 600.0
+RATE_LIMIT = 10
+RATE_PERIOD = 30.0
+_TOKEN_PATHS = {
+    **{p.create_path: "create" for p in API_PROFILES.values()},
+    **{p.check_path: "check" for p in API_PROFILES.values()},
+}
+_SIGNING_HEADERS = {
+    "x-app-key": "MISSING_APP_KEY",
+    "x-signature": "MISSING_SIGNATURE",
+    "x-signature-algorithm": "MISSING_ALGORITHM",
+    "x-signature-nonce": "MISSING_NONCE",
+    "x-timestamp": "MISSING_TIMESTAMP",
+    "x-signature-version": "MISSING_VERSION",
+}
+_FAKE_ACCOUNTS = [
+    {
+        "account_id": "SIM0000001",
+        "account_number": "5SIM0001",
+        "account_type": "MARGIN",
+        "account_class": "INDIVIDUAL",
+        "account_label": "Simulated margin account",
+        "currency": "USD",
+    },
+    {
+        "account_id": "SIM0000002",
+        "account_number": "5SIM0002",
+        "account_type": "CASH",
+        "account_class": "INDIVIDUAL",
+        "account_label": "Simulated cash account",
+        "currency": "USD",
+    },
+]
+
+
+class SimulatorError(Exception):
+    """A control-plane request the simulator refuses (wrong code, unknown token, expired)."""
+
+    def __init__(self, http_status: int, error_code: str, message: str) -> None:
+        super().__init__(message)
+        self.http_status = http_status
+        self.error_code = error_code
+
+
+@dataclass
+class SimulatedToken:
+    """One token's server-side record."""
+
+    token: str
+    code: str
+    created: float
+    verified_at: float | None = None
+    last_used: float | None = None
+
+    def status(self, now: float, window: float, idle: float, auto_verify: float | None) -> str:
+        """Return the status this token has at ``now`` (computed, so a fake clock just works)."""
+        if self.verified_at is None and auto_verify is not None:
+            moment = self.created + auto_verify
+            if moment <= min(now, self.created + window):
+                self.verified_at = moment
+        if self.verified_at is None:
+            return "PENDING" if now < self.created + window else "EXPIRED"
+        reference = self.last_used if self.last_used is not None else self.verified_at
+        return "NORMAL" if now < reference + idle else "INVALID"
+
+    def expires(self, window: float, idle: float) -> float:
+        """Return the epoch seconds at which the current status runs out."""
+        if self.verified_at is None:
+            return self.created + window
+        reference = self.last_used if self.last_used is not None else self.verified_at
+        return reference + idle
+
+
+class _Reply(Exception):
+    """Internal: an HTTP answer raised from deep inside request handling."""
+
+    def __init__(self, status: int, body: Any, headers: dict[str, str] | None = None) -> None:
+        super().__init__(status)
+        self.status = status
+        self.body = body
+        self.headers = headers or {}
+
+
+def _error(status: int, code: str, message: str, **headers: str) -> _Reply:
+    return _Reply(status, {"error_code": code, "message": message}, headers)
+
+
+class Simulator:
+    """A local Webull OpenAPI: serve it with ``with Simulator() as sim: ... sim.url``."""
+
+    def __init__(
+        self,
+        app_key: str = DEMO_APP_KEY,
+        app_secret: str = DEMO_APP_SECRET,
+        *,
+        environment: str = "prod",
+        verification_window: float = 300.0,
+        idle_timeout: float = 15 * 86400.0,
+        clock: Callable[[], float] = time.time,
+        host: str = "127.0.0.1",
+        port: int = 0,
+        auto_verify_after: float | None = None,
+    ) -> None:
+        if environment not in ("prod", "uat"):
+            raise ValueError("environment must be 'prod' or 'uat'")
+        self.app_key = app_key
+        self.__secret = app_secret
+        self.environment = environment
+        self.verification_window = float(verification_window)
+        self.idle_timeout = float(idle_timeout)
+        self.auto_verify_after = auto_verify_after
+        self.clock = clock
+        self._bind = (host, port)
+        self._lock = threading.RLock()
+        self._tokens: dict[str, SimulatedToken] = {}
+        self._nonces: dict[str, float] = {}
+        self._calls: dict[str, deque[float]] = {"create": deque(), "check": deque()}
+        self._server: ThreadingHTTPServer | None = None
+        self._thread: threading.Thread | None = None
+        # (simulator time, method, path, HTTP status) of recent requests, for tests and benchmarks.
+        self.requests_seen: deque[tuple[float, str, str, int]] = deque(maxlen=10_000)
+
+    @property
+    def app_secret(self) -> str:
+        """The simulator's secret (a demo value, meant to be shown to the client code)."""
+        return self.__secret
+
+    def __repr__(self) -> str:
+        """Show where it serves, never the secret."""
+        return (
+            f"Simulator(url={self.url if self._server else None!r}, "
+            f"app_key={self.app_key!r}, environment={self.environment!r})"
+        )
+
+    # --- serving ------------------------------------------------------------------------------
+
+    @property
+    def url(self) -> str:
+        """Return the base URL, e.g. ``http://127.0.0.1:8123``."""
+        if self._server is None:
+            raise RuntimeError("the simulator is not running: call start() or use 'with'")
+        host, port = self._server.server_address[:2]
+        return f"http://{host}:{port}"
+
+    def start(self) -> Simulator:
+        """Start serving in a background thread."""
+        if self._server is not None:
+            return self
+        handler = type("Handler", (_Handler,), {"simulator": self})
+        self._server = ThreadingHTTPServer(self._bind, handler)
+        self._server.daemon_threads = True
+        self._thread = threading.Thread(
+            target=self._server.serve_forever,
+            kwargs={"poll_interval": 0.05},
+            name="webull-nb-simulator",
+            daemon=True,
+        )
+        self._thread.start()
+        return self
+
+    def stop(self) -> None:
+        """Stop serving and release the port."""
+        server, self._server = self._server, None
+        if server is not None:
+            server.shutdown()
+            server.server_close()
+        if self._thread is not None:
+            self._thread.join(timeout=5)
+            self._thread = None
+
+    def serve_forever(self) -> None:
+        """Serve in the calling thread until ``stop()`` is called from another."""
+        self.start()
+        assert self._thread is not None
+        while self._thread is not None and self._thread.is_alive():
+            self._thread.join(timeout=0.5)
+
+    def __enter__(self) -> Simulator:
+        """Start serving."""
+        return self.start()
+
+    def __exit__(self, *exc: object) -> None:
+        """Stop serving."""
+        self.stop()
+
+    # --- the simulated phone and state ----------------------------------------------------------
+
+    def _status(self, record: SimulatedToken, now: float) -> str:
+        return record.status(
+            now, self.verification_window, self.idle_timeout, self.auto_verify_after
+        )
+
+    def _token_json(self, record: SimulatedToken, now: float) -> dict[str, Any]:
+        expires = record.expires(self.verification_window, self.idle_timeout)
+        return {
+            "token": record.token,
+            "expires": int(expires * 1000),
+            "status": self._status(record, now),
+        }
+
+    def sms_inbox(self) -> list[dict[str, Any]]:
+        """Return the codes "sent" for tokens still awaiting verification, newest last."""
+        now = self.clock()
+        with self._lock:
+            return [
+                {"token": r.token, "code": r.code, "sent_at": r.created}
+                for r in self._tokens.values()
+                if self._status(r, now) == "PENDING"
+            ]
+
+    def verify(self, token: str, code: str) -> dict[str, str]:
+        """Enter an SMS code as the user would in the Webull App."""
+        now = self.clock()
+        with self._lock:
+            record = self._tokens.get(token)
+            if record is None:
+                raise SimulatorError(404, "TOKEN_NOT_FOUND", "no such token")
+            status = self._status(record, now)
+            if status == "EXPIRED":
+                raise SimulatorError(409, "TOKEN_EXPIRED", "the verification window has passed")
+            if status == "PENDING":
+                if not secrets.compare_digest(str(code).strip(), record.code):
+                    raise SimulatorError(400, "INCORRECT_CODE", "the code does not match")
+                record.verified_at = now
+            return {"token": token, "status": self._status(record, now)}
+
+    def token_status(self, token: str) -> str:
+        """Return a token's status as the service sees it (INVALID if unknown)."""
+        with self._lock:
+            record = self._tokens.get(token)
+            return "INVALID" if record is None else self._status(record, self.clock())
+
+    # --- request handling -----------------------------------------------------------------------
+
+    def _authenticate(
+        self, headers: dict[str, str], path: str, query: str, body: bytes, host: str
+    ) -> None:
+        for name, code in _SIGNING_HEADERS.items():
+            if not headers.get(name):
+                raise _error(401, code, f"the {name} header is missing")
+        if headers["x-app-key"] != self.app_key:
+            raise _error(401, "UNAUTHORIZED", "unknown app key")
+        algorithm = headers["x-signature-algorithm"]
+        if algorithm not in signing.ALGORITHMS:
+            raise _error(
+                401, "SIGNATURE_ALGORITHM_NOT_SUPPORTED", f"unsupported algorithm {algorithm}"
+            )
+        try:
+            stamp = calendar.timegm(time.strptime(headers["x-timestamp"], "%Y-%m-%dT%H:%M:%SZ"))
+        except ValueError:
+            raise _error(
+                401, "ILLEAGAL_TIMESTAMP", "x-timestamp is not YYYY-MM-DDThh:mm:ssZ"
+            ) from None
+        now = self.clock()
+        if abs(now - stamp) > SKEW_LIMIT:
+            raise _error(401, "CLOCK_SKEW_EXCEEDED", "x-timestamp is more than 5 minutes off")
+        expected = signing.sign(
+            self.app_key,
+            self.__secret,
+            host=host,
+            path=path,
+            query=parse_qsl(query, keep_blank_values=True),
+            body=body,
+            algorithm=algorithm,
+            timestamp=headers["x-timestamp"],
+            nonce=headers["x-signature-nonce"],
+        )["x-signature"]
+        if not secrets.compare_digest(expected, headers["x-signature"]):
+            raise _error(401, "INCORRECT_SIGN", "the signature does not match")
+        nonce = headers["x-signature-nonce"]
+        with self._lock:
+            for old, seen in list(self._nonces.items()):
+                if now - seen > NONCE_TTL:
+                    del self._nonces[old]
+            if nonce in self._nonces:
+                raise _error(401, "DUPLICATE_NONCE", "this nonce was used in the last 10 minutes")
+            self._nonces[nonce] = now
+
+    def _rate_limit(self, kind: str) -> None:
+        now = self.clock()
+        with self._lock:
+            calls = self._calls[kind]
+            while calls and now - calls[0] >= RATE_PERIOD:
+                calls.popleft()
+            if len(calls) >= RATE_LIMIT:
+                retry = max(1, int(calls[0] + RATE_PERIOD - now + 0.999))
+                raise _error(
+                    429,
+                    "TOO_MANY_REQUESTS",
+                    f"at most {RATE_LIMIT} {kind} requests per {RATE_PERIOD:.0f} s",
+                    **{"Retry-After": str(retry)},
+                )
+            calls.append(now)
+
+    def _create(self, payload: dict[str, Any]) -> dict[str, Any]:
+        now = self.clock()
+        with self._lock:
+            old = self._tokens.get(str(payload.get("token") or ""))
+            if old is not None and self._status(old, now) in ("PENDING", "NORMAL"):
+                return self._token_json(old, now)
+            record = SimulatedToken(
+                token=secrets.token_urlsafe(24),
+                code=f"{secrets.randbelow(10**6):06d}",
+                created=now,
+            )
+            if self.environment == "uat":
+                record.verified_at = now
+            self._tokens[record.token] = record
+            return self._token_json(record, now)
+
+    def _check(self, payload: dict[str, Any]) -> dict[str, Any]:
+        now = self.clock()
+        token = str(payload.get("token") or "")
+        with self._lock:
+            record = self._tokens.get(token)
+            if record is None:
+                return {"token": token, "expires": int(now * 1000), "status": "INVALID"}
+            return self._token_json(record, now)
+
+    def _require_token(self, headers: dict[str, str]) -> None:
+        if self.environment == "uat":
+            return
+        token = headers.get("x-access-token", "")
+        now = self.clock()
+        with self._lock:
+            record = self._tokens.get(token)
+            if record is None or self._status(record, now) != "NORMAL":
+                raise _error(401, "INVALID_TOKEN", "a verified access token is required")
+            record.last_used = now
+
+    def handle(
+        self, method: str, target: str, headers: dict[str, str], body: bytes
+    ) -> tuple[int, Any, dict[str, str]]:
+        """Answer one HTTP request: (status, JSON body, extra headers)."""
+        parts = urlsplit(target)
+        path = unquote(parts.path)
+        try:
+            if path.startswith("/_sim/"):
+                return 200, self._control(method, path, body), {}
+            self._authenticate(headers, path, parts.query, body, headers.get("host", ""))
+            payload = _parse_json(body)
+            if path == CONFIG_PATH and method == "GET":
+                return 200, {"token_check_enabled": self.environment == "prod"}, {}
+            kind = _TOKEN_PATHS.get(path)
+            if kind is not None and method == "POST":
+                self._rate_limit(kind)
+                return 200, (self._create if kind == "create" else self._check)(payload), {}
+            if path == ACCOUNTS_PATH and method == "GET":
+                self._require_token(headers)
+                return 200, _FAKE_ACCOUNTS, {}
+            raise _error(404, "NOT_FOUND", f"no API at {method} {path}")
+        except _Reply as reply:
+            return reply.status, reply.body, reply.headers
+
+    def _control(self, method: str, path: str, body: bytes) -> Any:
+        if path == "/_sim/sms" and method == "GET":
+            return self.sms_inbox()
+        if path == "/_sim/verify" and method == "POST":
+            payload = _parse_json(body)
+            try:
+                return self.verify(str(payload.get("token", "")), str(payload.get("code", "")))
+            except SimulatorError as exc:
+                raise _error(exc.http_status, exc.error_code, str(exc)) from None
+        raise _error(404, "NOT_FOUND", f"no control endpoint {method} {path}")
+
+
+def _parse_json(body: bytes) -> dict[str, Any]:
+    # Accepted whatever the Content-Type: the official SDK sends none.
+    if not body:
+        return {}
+    try:
+        value = json.loads(body.decode("utf-8"))
+    except (UnicodeDecodeError, ValueError):
+        raise _error(400, "INVALID_PARAMETER", "the body is not JSON") from None
+    if not isinstance(value, dict):
+        raise _error(400, "INVALID_PARAMETER", "the body must be a JSON object")
+    return value
+
+
+class _Handler(BaseHTTPRequestHandler):
+    simulator: Simulator
+    protocol_version = "HTTP/1.1"
+    server_version = "webull-nb-simulator"
+    sys_version = ""
+
+    def _serve(self) -> None:
+        length = int(self.headers.get("Content-Length") or 0)
+        body = self.rfile.read(length) if length else b""
+        headers = {k.lower(): v for k, v in self.headers.items()}
+        sim = self.simulator
+        status, payload, extra = sim.handle(self.command, self.path, headers, body)
+        with sim._lock:
+            sim.requests_seen.append(
+                (sim.clock(), self.command, unquote(urlsplit(self.path).path), status)
+            )
+        data = json.dumps(payload).encode("utf-8")
+        self.send_response(status)
+        self.send_header("Content-Type", "application/json")
+        self.send_header("Content-Length", str(len(data)))
+        self.send_header("X-Request-Id", uuid.uuid4().hex)
+        for name, value in extra.items():
+            self.send_header(name, value)
+        self.end_headers()
+        self.wfile.write(data)
+
+    do_GET = do_POST = do_PUT = do_DELETE = _serve
+
+    def date_time_string(self, timestamp: float | None = None) -> str:
+        # The Date header follows the simulator's clock, so clients can learn its offset.
+        return formatdate(self.simulator.clock() if timestamp is None else timestamp, usegmt=True)
+
+    def log_message(self, format: str, *args: object) -> None:
+        return  # quiet: a notebook is no place for access logs
