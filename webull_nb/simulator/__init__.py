@@ -28,7 +28,7 @@ __all__ = ["DEMO_APP_KEY", "DEMO_APP_SECRET", "SimulatedToken", "Simulator", "Si
 
 # A built-in key pair for demos and teaching; it works only against the simulator.
 DEMO_APP_KEY = "demo0000webullnb0000simulator000"
-DEMO_APP_SECRET = "demo-secret-for-the-webull-nb-simulator"  # noqa: S105 (public demo value)
+DEMO_APP_SECRET = "demo-secret-for-the-webull-nb-simulator"  # a public demo value
 
 ACCOUNTS_PATH = "/openapi/account/list"
 SKEW_LIMIT = 300.0

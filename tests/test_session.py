@@ -1,0 +1,372 @@
+"""The Session model: lifecycle, poller, waiting, stored tokens, signed headers for later cells."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import signal
+import threading
+import time
+from datetime import datetime, timedelta, timezone
+
+import pytest
+import requests
+from helpers import Canned, FaultServer
+
+import webull_nb
+from webull_nb.errors import CredentialsError, RateLimitError, TokenStateError, WebullError
+from webull_nb.session import Session, current
+from webull_nb.simulator import Simulator
+from webull_nb.store import StoredToken, TokenStore
+
+SECRET = "s3cret-value-that-must-never-leak"
+
+
+@pytest.fixture
+def sessions():
+    made: list[Session] = []
+
+    def make(sim, **kw) -> Session:
+        kw.setdefault("clock", sim.clock)
+        session = Session(sim.app_key, sim.app_secret, endpoint=sim.url, **kw)
+        made.append(session)
+        return session
+
+    yield make
+    for session in made:
+        session.close()
+
+
+def wait_for(session: Session, predicate, timeout: float = 10.0) -> None:
+    """Block until ``predicate(session)`` holds, woken by trait changes (no polling sleeps)."""
+    changed = threading.Event()
+    handler = lambda change: changed.set()  # noqa: E731
+    session.observe(handler)
+    try:
+        end = time.monotonic() + timeout
+        while not predicate(session):
+            assert time.monotonic() < end, f"timed out; session is {session!r}"
+            changed.wait(0.5)
+            changed.clear()
+    finally:
+        session.unobserve(handler)
+
+
+def enter_code(sim) -> None:
+    sms = sim.sms_inbox()[-1]
+    sim.verify(sms["token"], sms["code"])
+
+
+def trait_values(session: Session) -> str:
+    return json.dumps({name: str(getattr(session, name)) for name in session.trait_names()})
+
+
+# --- credentials ----------------------------------------------------------------------------------
+
+
+def test_no_credentials_says_how_to_supply_them() -> None:
+    with pytest.raises(CredentialsError, match="WEBULL_APP_KEY and WEBULL_APP_SECRET"):
+        Session()
+    later = Session(credentials_later=True)
+    assert not later.has_credentials
+    with pytest.raises(CredentialsError, match="set_credentials"):
+        later.create_token()
+
+
+def test_credentials_and_region_from_environment(monkeypatch, sim) -> None:
+    monkeypatch.setenv("WEBULL_APP_KEY", sim.app_key)
+    monkeypatch.setenv("WEBULL_APP_SECRET", sim.app_secret)
+    monkeypatch.setenv("WEBULL_REGION", "hk")
+    monkeypatch.setenv("WEBULL_ENVIRONMENT", "uat")
+    session = Session(endpoint=sim.url, clock=sim.clock)
+    assert (session.region, session.environment, session.has_credentials) == ("hk", "uat", True)
+    assert session.guide_url == "https://developer.webull.hk/apis/docs/authentication/token"
+    session.close()
+
+
+def test_secret_and_full_token_never_in_traits_or_repr(sim, sessions) -> None:
+    session = sessions(sim)
+    session.set_credentials(sim.app_key, SECRET)  # wrong on purpose: the error must not leak
+    with pytest.raises(WebullError):
+        session.create_token()
+    session.set_credentials(sim.app_key, sim.app_secret)
+    session.create_token()
+    token = sim.sms_inbox()[-1]["token"]
+    for text in (repr(session), trait_values(session), str(vars(session))):
+        assert SECRET not in text and sim.app_secret not in text and token not in text
+
+
+# --- lifecycle ------------------------------------------------------------------------------------
+
+
+def test_create_verify_wait_normal_and_stored(sim, sessions, clock) -> None:
+    session = sessions(sim, poll_interval=0.05)
+    assert session.create_token() == "PENDING"
+    assert session.deadline == datetime.fromtimestamp(
+        int((clock() + 300) * 1000) / 1000, tz=timezone.utc
+    )
+    assert session.seconds_left() == pytest.approx(300, abs=1)
+    assert session.token_hint.count("…") == 1
+    enter_code(sim)
+    assert session.wait(10) == "NORMAL"
+    assert session.deadline is None and session.checks_made >= 1
+    stored = session.store.load()
+    assert stored.status == "NORMAL" and sim.token_status(stored.token) == "NORMAL"
+
+
+def test_five_minute_window_on_a_fake_clock(sim, sessions, clock) -> None:
+    session = sessions(sim)
+    session.create_token()
+    clock.advance(301)
+    assert session.check_token() == "EXPIRED"
+    assert "create a new one" in session.error and session.seconds_left() is None
+
+
+def test_fifteen_idle_days_on_a_fake_clock(sim, sessions, clock) -> None:
+    session = sessions(sim)
+    session.create_token()
+    enter_code(sim)
+    assert session.check_token() == "NORMAL"
+    session.get("/openapi/account/list")
+    assert session.last_used == datetime.fromtimestamp(clock(), tz=timezone.utc)
+    assert session.valid_until() == session.last_used + timedelta(days=15)
+    clock.advance(15 * 86400 + 1)
+    assert session.check_token() == "INVALID"
+    with pytest.raises(TokenStateError, match="unused for 15 days"):
+        session.headers("GET", "/openapi/account/list")
+
+
+def test_create_again_reuses_the_pending_token_without_new_sms(sim, sessions) -> None:
+    session = sessions(sim)
+    session.create_token()
+    hint = session.token_hint
+    session.create_token()
+    assert session.token_hint == hint and len(sim.sms_inbox()) == 1
+
+
+def test_forget_token_clears_here_and_in_the_store(sim, sessions) -> None:
+    session = sessions(sim)
+    session.create_token()
+    enter_code(sim)
+    session.check_token()
+    session.forget_token()
+    assert (session.status, session.token_hint) == ("NONE", "")
+    assert session.store.load() is None
+
+
+def test_new_session_reuses_a_stored_normal_token_without_sms(sim, sessions) -> None:
+    first = sessions(sim)
+    first.create_token()
+    enter_code(sim)
+    first.check_token()
+    first.close()
+    creates_before = sum(1 for *_, path, _ in sim.requests_seen if "create" in path)
+    second = sessions(sim)
+    assert (second.status, second.restored) == ("NORMAL", True)
+    assert second.ensure_token() == "NORMAL"
+    assert sim.sms_inbox() == []
+    assert sum(1 for *_, path, _ in sim.requests_seen if "create" in path) == creates_before
+
+
+def test_ensure_token_creates_and_waits(clock, sessions) -> None:
+    with Simulator(clock=clock, auto_verify_after=0) as sim:
+        session = sessions(sim, poll_interval=0.05)
+        assert session.ensure_token(timeout=10) == "NORMAL"
+
+
+def test_uat_needs_no_verification(clock, sessions) -> None:
+    with Simulator(environment="uat", clock=clock) as sim:
+        session = sessions(sim, environment="uat")
+        assert session.ensure_token() == "NORMAL"
+        assert session.token_check_enabled is False
+
+
+# --- the poller -----------------------------------------------------------------------------------
+
+
+def test_poller_stays_inside_the_rate_limit_shared_with_manual_checks(sim, sessions) -> None:
+    session = sessions(sim, poll_interval=0)
+    session.create_token()
+    wait_for(session, lambda s: s.checks_made >= 10)
+    assert session._client.check_limiter.wait_time() > 25
+    with pytest.raises(RateLimitError, match="next slot is free in"):
+        session.check_token()
+    assert "next slot is free" in session.error
+    statuses = [status for *_, path, status in sim.requests_seen if path.endswith("check")]
+    assert len(statuses) == 10 and set(statuses) == {200}
+
+
+def test_poller_backs_off_and_reports_errors() -> None:
+    pending = Canned(body={"token": "fault-token-0123456789", "expires": 0, "status": "PENDING"})
+    with FaultServer([pending, Canned(503, b"")]) as server:
+        session = Session("key", SECRET, endpoint=server.url, poll_interval=0.05)
+        session.create_token()
+        wait_for(session, lambda s: "retrying in" in s.error)
+        assert session.status == "PENDING" and "HTTP 503" in session.error
+        session.close()
+
+
+def test_one_poller_per_session_and_close_stops_it(sim, sessions) -> None:
+    session = sessions(sim)
+    session.create_token()
+    session.create_token()
+    pollers = [t for t in threading.enumerate() if t.name == "webull-nb-token-poller"]
+    assert len(pollers) == 1
+    session.close()
+    pollers[0].join(timeout=5)
+    assert not pollers[0].is_alive()
+
+
+def test_poller_marks_expiry_when_the_window_passes(sim, sessions, clock) -> None:
+    session = sessions(sim, poll_interval=0.05)
+    session.create_token()
+    clock.advance(301)
+    session._wake.set()
+    wait_for(session, lambda s: s.status == "EXPIRED")
+    assert not session._poller or not session._poller.is_alive() or session.status == "EXPIRED"
+
+
+# --- waiting --------------------------------------------------------------------------------------
+
+
+def test_wait_times_out_pending(sim, sessions) -> None:
+    session = sessions(sim)
+    session.create_token()
+    assert session.wait(0.2) == "PENDING"
+
+
+def test_ctrl_c_ends_wait_cleanly_and_checks_go_on(sim, sessions, capsys) -> None:
+    session = sessions(sim)
+    session.create_token()
+    main = threading.main_thread().ident
+    threading.Timer(0.2, signal.pthread_kill, (main, signal.SIGINT)).start()
+    started = time.monotonic()
+    assert session.wait(30) == "PENDING"
+    assert time.monotonic() - started < 10
+    assert "wait interrupted" in capsys.readouterr().err
+    assert session._poller.is_alive()
+
+
+def test_wait_async_does_not_block_the_loop(sim, sessions) -> None:
+    session = sessions(sim, poll_interval=0.05)
+    session.create_token()
+
+    async def main() -> tuple[str, int]:
+        ticks = 0
+
+        async def ticker() -> None:
+            nonlocal ticks
+            while True:
+                ticks += 1
+                await asyncio.sleep(0.01)
+
+        task = asyncio.create_task(ticker())
+        asyncio.get_running_loop().call_later(0.2, enter_code, sim)
+        status = await session.wait_async(10)
+        task.cancel()
+        return status, ticks
+
+    status, ticks = asyncio.run(main())
+    assert status == "NORMAL" and ticks >= 10
+
+
+def test_terminal_status_line(sim, sessions, capsys) -> None:
+    session = sessions(sim, poll_interval=0.05)
+    session.create_token()
+    threading.Timer(0.1, enter_code, (sim,)).start()
+    assert session.wait(10, progress=True) == "NORMAL"
+    out = capsys.readouterr().out
+    assert "Webull token: PENDING | 5:00 left to approve it in the Webull App" in out
+    assert out.rstrip().endswith(f"Webull token: NORMAL | {session.token_hint}")
+
+
+# --- headers for later cells ----------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("setup", "match"),
+    [
+        ("none", "no access token yet"),
+        ("pending", r"waiting for approval .*\(5:00 left\)"),
+        ("expired", "expired before it was approved"),
+    ],
+)
+def test_headers_without_usable_token_say_what_to_do(sim, sessions, clock, setup, match) -> None:
+    session = sessions(sim)
+    if setup != "none":
+        session.create_token()
+    if setup == "expired":
+        clock.advance(301)
+        session.check_token()
+    with pytest.raises(TokenStateError, match=match):
+        session.headers("GET", "/openapi/account/list")
+
+
+def test_headers_auth_and_convenience_calls(sim, sessions) -> None:
+    session = sessions(sim).activate()
+    assert current() is session and webull_nb.current() is session
+    session.create_token()
+    enter_code(sim)
+    session.check_token()
+    headers = current().headers("POST", "/openapi/auth/token/check", body={"token": "x"})
+    assert headers["x-access-token"] and headers["Content-Type"] == "application/json"
+    assert headers["x-version"] == "v2" and len(headers) == 9
+    # Signed at send time over the real URL, Host and body bytes:
+    listing = requests.get(
+        sim.url + "/openapi/account/list", params={"a": ["1", "2"]}, auth=session.auth, timeout=5
+    )
+    assert listing.status_code == 200, listing.text
+    posted = requests.post(
+        sim.url + "/openapi/auth/token/check", json={"token": "ü"}, auth=session.auth, timeout=5
+    )
+    assert posted.json()["status"] == "INVALID"
+    assert session.get("/openapi/account/list").json()[1]["account_id"] == "SIM0000002"
+    assert session.get(sim.url + "/openapi/account/list?x=1").status_code == 200
+    assert session.last_used is not None
+    with pytest.raises(ValueError, match="not on this session's endpoint"):
+        session.get("https://example.com/openapi/account/list")
+
+
+def test_uat_headers_need_no_token(clock, sessions) -> None:
+    with Simulator(environment="uat", clock=clock) as sim:
+        session = sessions(sim, environment="uat")
+        assert "x-access-token" not in session.headers("GET", "/openapi/account/list")
+        assert session.get("/openapi/account/list").status_code == 200
+
+
+def test_current_without_session_is_a_clear_error(monkeypatch) -> None:
+    monkeypatch.setattr("webull_nb.session._current", None)
+    with pytest.raises(LookupError, match=r"webull_nb.panel\(\)"):
+        current()
+
+
+# --- faults never lose a good token ---------------------------------------------------------------
+
+FAULTS = {
+    "html instead of json": Canned(200, "<html>portal</html>", {"Content-Type": "text/html"}),
+    "not json": Canned(200, "garbage"),
+    "missing fields": Canned(200, {"status": "PENDING"}),
+    "unknown status": Canned(200, {"token": "t" * 20, "expires": 1, "status": "MAYBE"}),
+    "429": Canned(429, {"error_code": "TOO_MANY_REQUESTS"}, {"Retry-After": "9"}),
+    "5xx": Canned(502, "<html>bad gateway</html>", {"Content-Type": "text/html"}),
+    "clock skew": Canned(
+        401, {"error_code": "CLOCK_SKEW_EXCEEDED"}, {"Date": "Thu, 01 Jan 2026 00:00:00 GMT"}
+    ),
+    "timeout": Canned(hang=True),
+}
+
+
+@pytest.mark.parametrize("fault", list(FAULTS))
+def test_a_failed_create_never_loses_a_good_token(tmp_path, fault) -> None:
+    good = StoredToken("good-token-0123456789", None, "NORMAL")
+    TokenStore(tmp_path).save(good)
+    with FaultServer([FAULTS[fault]]) as server:
+        session = Session("key", SECRET, endpoint=server.url, token_dir=tmp_path, timeout=0.3)
+        session._token = None  # a user pressing Create, not reusing the stored token
+        with pytest.raises(WebullError) as info:
+            session.create_token()
+        session.close()
+    assert TokenStore(tmp_path).load().token == good.token
+    assert session.error.startswith("Creating a token failed: ")
+    assert SECRET not in session.error and "Traceback" not in session.error
+    assert str(info.value) in session.error
