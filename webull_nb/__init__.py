@@ -24,6 +24,7 @@ _LAZY: dict[str, str] = {
     "Session": "session",
     "current": "session",
     "Simulator": "simulator",
+    "panel": "panel",
     "load_ipython_extension": "magics",
 }
 _ALIASES = {"resolve_endpoint": "resolve"}
@@ -37,7 +38,8 @@ def __getattr__(name: str) -> Any:
     if module_name is None:
         raise AttributeError(f"module 'webull_nb' has no attribute {name!r}")
     module = importlib.import_module(f".{module_name}", __name__)
-    value = getattr(module, _ALIASES.get(name, name))
+    # webull_nb.panel is the module itself, which is callable: panel(...) builds a panel.
+    value = module if name == module_name else getattr(module, _ALIASES.get(name, name))
     globals()[name] = value
     return value
 

@@ -13,7 +13,7 @@ import os
 import sys
 import threading
 import time
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from datetime import datetime, timedelta, timezone
 from typing import Any
 from urllib.parse import parse_qsl, unquote, urlsplit
@@ -79,6 +79,16 @@ def _utc(epoch: float) -> datetime:
     return datetime.fromtimestamp(epoch, tz=timezone.utc)
 
 
+def _kernel_loop() -> asyncio.AbstractEventLoop | None:
+    """Return the event loop running this cell, when inside an IPython kernel."""
+    if "ipykernel" not in sys.modules:
+        return None
+    try:
+        return asyncio.get_running_loop()
+    except RuntimeError:
+        return None
+
+
 def _in_terminal() -> bool:
     stream = sys.stdout
     return bool(getattr(stream, "isatty", lambda: False)()) and "ipykernel" not in sys.modules
@@ -137,6 +147,8 @@ class Session(traitlets.HasTraits):
         self._closed = threading.Event()
         self._poller: threading.Thread | None = None
         self._generation = 0
+        #: (server time, status) of every status change, oldest first: for teaching and logs.
+        self.history: list[tuple[datetime, str]] = [(_utc(clock()), "NONE")]
         self._last_check = -1e9  # monotonic time of the last check, by anyone
         self._last_touch = -1e9
         self._algorithm = algorithm
@@ -179,6 +191,9 @@ class Session(traitlets.HasTraits):
 
     def _set(self, **values: Any) -> None:
         """Set read-only traits, then wake anyone waiting for a change."""
+        new_status = values.get("status")
+        if new_status is not None and new_status != self.status:
+            self.history.append((_utc(self.now()), new_status))
         with self.hold_trait_notifications():
             for name, value in values.items():
                 self.set_trait(name, value)
@@ -215,6 +230,21 @@ class Session(traitlets.HasTraits):
     def next_check_in(self) -> float:
         """Return the seconds until a manual check would be within the rate limit."""
         return self._client.check_limiter.wait_time() if self._client else 0.0
+
+    @property
+    def base_url(self) -> str | None:
+        """The API's base URL (None until credentials are set)."""
+        return self._client.endpoint.base_url if self._client else None
+
+    def note_error(self, message: str) -> None:
+        """Show a user-facing message (views display it; it never holds secrets)."""
+        self._set(error=str(message))
+
+    def check_soon(self) -> None:
+        """Have the poller check at the earliest moment the rate limit allows."""
+        self._last_check = -1e9
+        if self.status == "PENDING":
+            self._ensure_poller()
 
     @property
     def store(self) -> TokenStore | None:
@@ -535,31 +565,86 @@ class Session(traitlets.HasTraits):
         """Block until the token is NORMAL, EXPIRED or INVALID (or timeout); return the status.
 
         Ctrl-C or a kernel interrupt ends the wait cleanly; checking goes on in the
-        background. In a terminal a one-line live status is printed meanwhile.
+        background. In a terminal a one-line live status is printed meanwhile; in a notebook
+        the panel keeps updating and its buttons keep working.
         """
-        show = _in_terminal() if progress is None else progress
-        end = time.monotonic() + timeout
+        return self._block(lambda: self.status != "PENDING", timeout, progress)
+
+    def wait_until_normal(self, timeout: float = 600, *, progress: bool | None = None) -> str:
+        """Block until the token is NORMAL, through any number of create attempts (or timeout).
+
+        Meant for a notebook's later cells under "Run All": the cell waits while you click
+        Create token in the panel and approve the token on your phone.
+        """
+        return self._block(lambda: self.status == "NORMAL", timeout, progress)
+
+    def _block(self, done: Callable[[], bool], timeout: float, progress: bool | None) -> str:
+        loop = _kernel_loop()
+        show = (_in_terminal() if progress is None else progress) and loop is None
         try:
-            with self._changed:
-                while self.status == "PENDING":
-                    remaining = end - time.monotonic()
-                    if remaining <= 0:
-                        break
-                    if show:
-                        self._print_status(final=False)
-                    self._changed.wait(min(remaining, 1.0) if show else remaining)
+            if loop is not None:
+                self._block_in_kernel(loop, done, timeout)
+            else:
+                self._block_thread(done, timeout, show)
         except KeyboardInterrupt:
             if show:
                 print(file=sys.stdout)
             print(
-                f"webull-nb: wait interrupted; the token is {self.status} and checks go on "
-                "in the background",
+                f"webull-nb: wait interrupted; the token is {self.status}"
+                + (" and checks go on in the background" if self.status == "PENDING" else ""),
                 file=sys.stderr,
             )
             return self.status
         if show:
             self._print_status(final=True)
         return self.status
+
+    def _block_thread(self, done: Callable[[], bool], timeout: float, show: bool) -> None:
+        end = time.monotonic() + timeout
+        with self._changed:
+            while not done():
+                remaining = end - time.monotonic()
+                if remaining <= 0:
+                    return
+                if show:
+                    self._print_status(final=False)
+                self._changed.wait(min(remaining, 1.0) if show else remaining)
+
+    def _block_in_kernel(
+        self, loop: asyncio.AbstractEventLoop, done: Callable[[], bool], timeout: float
+    ) -> None:
+        # The cell runs inside the kernel's event loop. Running that loop nested (through
+        # nest-asyncio2, applied here and only here) lets ipykernel dispatch widget messages
+        # (a click on Create token, a code typed into the simulated phone) while this cell
+        # waits; queued cells still wait for this one, in order.
+        import nest_asyncio2
+
+        nest_asyncio2.apply(loop)
+        task = loop.create_task(self._until(done, timeout))
+        try:
+            loop.run_until_complete(task)
+        finally:
+            if not task.done():
+                task.cancel()
+
+    async def _until(self, done: Callable[[], bool], timeout: float) -> None:
+        if done():
+            return
+        loop = asyncio.get_running_loop()
+        reached = loop.create_future()
+
+        def on_change(change: Mapping[str, Any]) -> None:
+            if done():
+                with contextlib.suppress(RuntimeError):  # the loop may be closed by now
+                    loop.call_soon_threadsafe(lambda: reached.done() or reached.set_result(None))
+
+        self.observe(on_change, "status")
+        try:
+            if not done():
+                with contextlib.suppress(asyncio.TimeoutError):
+                    await asyncio.wait_for(reached, timeout)
+        finally:
+            self.unobserve(on_change, "status")
 
     def status_line(self) -> str:
         """Return a one-line summary of the state, as the terminal shows it."""
@@ -579,23 +664,7 @@ class Session(traitlets.HasTraits):
 
     async def wait_async(self, timeout: float = 300) -> str:
         """Like ``wait`` but without blocking the event loop."""
-        if self.status != "PENDING":
-            return self.status
-        loop = asyncio.get_running_loop()
-        done = loop.create_future()
-
-        def on_status(change: Mapping[str, Any]) -> None:
-            if change["new"] != "PENDING":
-                with contextlib.suppress(RuntimeError):  # the loop may be closed by now
-                    loop.call_soon_threadsafe(lambda: done.done() or done.set_result(None))
-
-        self.observe(on_status, "status")
-        try:
-            if self.status == "PENDING":
-                with contextlib.suppress(asyncio.TimeoutError):
-                    await asyncio.wait_for(done, timeout)
-        finally:
-            self.unobserve(on_status, "status")
+        await self._until(lambda: self.status != "PENDING", timeout)
         return self.status
 
     # --- later cells --------------------------------------------------------------------------

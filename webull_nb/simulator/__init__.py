@@ -24,7 +24,14 @@ from urllib.parse import parse_qsl, unquote, urlsplit
 from .. import signing
 from ..endpoints import API_PROFILES, CONFIG_PATH
 
-__all__ = ["DEMO_APP_KEY", "DEMO_APP_SECRET", "SimulatedToken", "Simulator", "SimulatorError"]
+__all__ = [
+    "DEMO_APP_KEY",
+    "DEMO_APP_SECRET",
+    "ManualClock",
+    "SimulatedToken",
+    "Simulator",
+    "SimulatorError",
+]
 
 # A built-in key pair for demos and teaching; it works only against the simulator.
 DEMO_APP_KEY = "demo0000webullnb0000simulator000"
@@ -65,6 +72,29 @@ _FAKE_ACCOUNTS = [
         "currency": "USD",
     },
 ]
+
+
+class ManualClock:
+    """A clock that moves only when told to: pass it to Simulator and Session to skip time."""
+
+    def __init__(self, start: float | None = None) -> None:
+        self._now = time.time() if start is None else float(start)
+        self._lock = threading.Lock()
+
+    def __call__(self) -> float:
+        """Return the current (manual) epoch seconds."""
+        with self._lock:
+            return self._now
+
+    def advance(self, seconds: float) -> float:
+        """Move the clock forward and return the new time."""
+        with self._lock:
+            self._now += seconds
+            return self._now
+
+    def __repr__(self) -> str:
+        """Show the time it reads."""
+        return f"ManualClock({time.strftime('%Y-%m-%d %H:%M:%S UTC', time.gmtime(self()))})"
 
 
 class SimulatorError(Exception):

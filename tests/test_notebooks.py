@@ -1,0 +1,107 @@
+"""The demo notebooks run top to bottom headless; a saved notebook keeps no secret; the demo CLI."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+nbformat = pytest.importorskip("nbformat")
+nbclient = pytest.importorskip("nbclient")
+pytestmark = pytest.mark.kernel
+
+NOTEBOOKS = Path(__file__).resolve().parent.parent / "notebooks"
+SECRET = "typed-secret-that-must-not-be-saved"
+
+
+def execute(nb, tmp_path: Path, monkeypatch, **env: str):
+    monkeypatch.setenv("XDG_STATE_HOME", str(tmp_path / "state"))
+    monkeypatch.setenv("WEBULL_NB_AUTOPILOT", "1")
+    for name, value in env.items():
+        monkeypatch.setenv(name, value)
+    client = nbclient.NotebookClient(
+        nb, timeout=180, kernel_name="python3", resources={"metadata": {"path": str(tmp_path)}}
+    )
+    client.execute()
+    return nb
+
+
+def text_of(nb) -> str:
+    parts = []
+    for cell in nb.cells:
+        for output in cell.get("outputs", []):
+            parts.append(output.get("text", ""))
+            parts.append(str(output.get("data", {}).get("text/plain", "")))
+    return "\n".join(parts)
+
+
+def test_quickstart_runs_headless(tmp_path, monkeypatch) -> None:
+    nb = execute(nbformat.read(NOTEBOOKS / "quickstart.ipynb", as_version=4), tmp_path, monkeypatch)
+    out = text_of(nb)
+    assert "status: NORMAL" in out
+    assert "accounts: ['SIM0000001', 'SIM0000002']" in out
+    assert "states: NONE -> PENDING -> NORMAL" in out
+
+
+def test_teaching_runs_headless(tmp_path, monkeypatch) -> None:
+    nb = execute(nbformat.read(NOTEBOOKS / "teaching.ipynb", as_version=4), tmp_path, monkeypatch)
+    out = text_of(nb)
+    assert "after 15 idle days -> INVALID" in out and "after 5 minutes    -> EXPIRED" in out
+    assert "refused: token check is limited to 10 requests per 30 s" in out
+    assert "file mode: 0o600" in out
+
+
+SAVE_CELLS = [
+    """
+import os, webull_nb
+from webull_nb.simulator import Simulator
+sim = Simulator(app_secret=os.environ["SAVE_TEST_SECRET"]).start()
+p = webull_nb.panel(endpoint=sim.url, token_dir=os.environ["SAVE_TEST_TOKENS"])
+p.background = False
+p
+""",
+    """
+p.app_key.value = sim.app_key
+p.app_secret.value = os.environ["SAVE_TEST_SECRET"]  # as typed into the password field
+p.use_button.click()
+p.create_button.click()
+sms = sim.sms_inbox()[-1]
+sim.verify(sms["token"], sms["code"])
+p.check_button.click()
+print("final", p.session.status)
+""",
+    "p",
+]
+
+
+def test_saved_notebook_with_widget_state_holds_no_secret(tmp_path, monkeypatch) -> None:
+    nb = nbformat.v4.new_notebook(cells=[nbformat.v4.new_code_cell(c) for c in SAVE_CELLS])
+    tokens = tmp_path / "tokens"
+    execute(nb, tmp_path, monkeypatch, SAVE_TEST_SECRET=SECRET, SAVE_TEST_TOKENS=str(tokens))
+    saved = tmp_path / "saved.ipynb"
+    nbformat.write(nb, saved)
+    text = saved.read_text()
+    token = (tokens / "token.txt").read_text().splitlines()[0]
+    assert "final NORMAL" in text
+    assert "application/vnd.jupyter.widget-state+json" in text  # widget state was saved
+    assert SECRET not in text and token not in text
+
+
+def test_demo_headless_prints_the_states(tmp_path) -> None:
+    env = {**os.environ, "XDG_STATE_HOME": str(tmp_path), "HOME": str(tmp_path)}
+    env.pop("WEBULL_APP_KEY", None)
+    result = subprocess.run(
+        [sys.executable, "-m", "webull_nb.cli", "demo", "--headless"],
+        capture_output=True,
+        text=True,
+        timeout=300,
+        env=env,
+    )
+    assert result.returncode == 0, result.stderr[-2000:]
+    out = result.stdout
+    assert "webull-nb demo: simulator at http://127.0.0.1:" in out
+    assert "phone: SMS code" in out
+    assert "states: NONE -> PENDING -> NORMAL" in out

@@ -1,0 +1,129 @@
+"""The ``webull-nb`` command: ``webull-nb demo [--headless]``."""
+
+from __future__ import annotations
+
+import argparse
+import os
+import shutil
+import subprocess
+import sys
+import tempfile
+import threading
+from pathlib import Path
+
+import requests
+
+__all__ = ["main", "notebook_path"]
+
+
+def notebook_path(name: str = "quickstart.ipynb") -> Path:
+    """Find a bundled notebook: inside the installed package, or in a source checkout."""
+    here = Path(__file__).resolve().parent
+    for candidate in (here / "notebooks" / name, here.parent / "notebooks" / name):
+        if candidate.is_file():
+            return candidate
+    raise FileNotFoundError(f"cannot find the {name} notebook next to webull_nb")
+
+
+def _start_simulator() -> tuple[subprocess.Popen[str], str]:
+    command = [sys.executable, "-m", "webull_nb.simulator", "--port", "0"]
+    proc = subprocess.Popen(command, stdout=subprocess.PIPE, text=True)  # noqa: S603 (fixed argv)
+    assert proc.stdout is not None
+    first = proc.stdout.readline().strip()
+    if not first.startswith("webull-nb simulator listening on "):
+        proc.kill()
+        raise RuntimeError(f"the simulator did not start: {first!r}")
+    return proc, first.rsplit(" ", 1)[1]
+
+
+def _phone(url: str, stop: threading.Event) -> None:
+    """Enter each SMS code as it arrives, the way a user would in the Webull App."""
+    seen: set[str] = set()
+    while not stop.wait(0.2):
+        try:
+            inbox = requests.get(f"{url}/_sim/sms", timeout=5).json()
+        except (requests.RequestException, ValueError):
+            continue
+        for sms in inbox:
+            if sms["token"] not in seen:
+                seen.add(sms["token"])
+                print(f"  phone: SMS code {sms['code']} arrived; entering it", flush=True)
+                requests.post(f"{url}/_sim/verify", json=sms, timeout=5)
+
+
+def _run_headless(notebook: Path, url: str, workdir: Path) -> int:
+    import nbformat
+    from nbclient import NotebookClient
+
+    nb = nbformat.read(notebook, as_version=4)
+    stop = threading.Event()
+    phone = threading.Thread(target=_phone, args=(url, stop), daemon=True)
+    phone.start()
+    try:
+        NotebookClient(
+            nb, timeout=600, kernel_name="python3", resources={"metadata": {"path": str(workdir)}}
+        ).execute()
+    finally:
+        stop.set()
+    for cell in nb.cells:
+        for output in cell.get("outputs", []):
+            text = output.get("text", "")
+            for line in text.splitlines():
+                if line.startswith(("states:", "accounts:", "status:")):
+                    print(" ", line, flush=True)
+    return 0
+
+
+def demo(headless: bool) -> int:
+    """Start the simulator and run the quickstart on it, in JupyterLab or headless."""
+    proc, url = _start_simulator()
+    print(f"webull-nb demo: simulator at {url} (demo keys; no Webull account needed)", flush=True)
+    workdir = Path(tempfile.mkdtemp(prefix="webull-nb-demo-"))
+    notebook = workdir / "quickstart.ipynb"
+    shutil.copyfile(notebook_path(), notebook)
+    env = {"WEBULL_NB_SIMULATOR_URL": url, "WEBULL_OPENAPI_TOKEN_DIR": str(workdir / "tokens")}
+    os.environ.update(env)
+    try:
+        if headless:
+            os.environ["WEBULL_NB_AUTOPILOT"] = "1"
+            print("running the quickstart headless...", flush=True)
+            return _run_headless(notebook, url, workdir)
+        try:
+            import jupyterlab  # noqa: F401
+        except ImportError:
+            print("JupyterLab is not installed: pip install 'webull-nb[lab]'", file=sys.stderr)
+            return 2
+        print(f"opening JupyterLab on {notebook}", flush=True)
+        command = [
+            sys.executable,
+            "-m",
+            "jupyterlab",
+            f"--ServerApp.root_dir={workdir}",
+            str(notebook),
+        ]
+        return subprocess.call(command)  # noqa: S603 (fixed argv)
+    except KeyboardInterrupt:
+        return 0
+    finally:
+        proc.terminate()
+        proc.wait(timeout=10)
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Entry point of the ``webull-nb`` console script."""
+    parser = argparse.ArgumentParser(prog="webull-nb")
+    commands = parser.add_subparsers(dest="command", required=True)
+    demo_parser = commands.add_parser(
+        "demo", help="run the quickstart notebook against the embedded simulator"
+    )
+    demo_parser.add_argument(
+        "--headless",
+        action="store_true",
+        help="run without a browser, approving the token through the simulator",
+    )
+    args = parser.parse_args(argv)
+    return demo(args.headless)
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,53 @@
+"""IPython integration: ``%load_ext webull_nb`` then ``%webull [--env uat] [--region hk]``."""
+
+from __future__ import annotations
+
+import argparse
+import shlex
+from typing import Any
+
+__all__ = ["load_ipython_extension", "webull_magic"]
+
+
+def _parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="%webull", add_help=False)
+    parser.add_argument("--env", "--environment", dest="environment", default=None)
+    parser.add_argument("--region", default=None)
+    parser.add_argument("--api", default="v2")
+    parser.add_argument("--endpoint", default=None)
+    parser.add_argument(
+        "--simulator", action="store_true", help="start an embedded simulator and use it"
+    )
+    return parser
+
+
+def webull_magic(line: str = "") -> Any:
+    """Show a token panel: ``%webull [--env uat] [--region hk] [--api v3] [--simulator]``."""
+    from . import panel as panel_module
+
+    try:
+        args = _parser().parse_args(shlex.split(line))
+    except SystemExit:
+        print(
+            "usage: %webull [--env prod|uat] [--region REGION] [--api v2|v3] "
+            "[--endpoint URL] [--simulator]"
+        )
+        return None
+    kwargs: dict[str, Any] = {"api": args.api}
+    if args.environment:
+        kwargs["environment"] = args.environment
+    if args.region:
+        kwargs["region"] = args.region
+    if args.endpoint:
+        kwargs["endpoint"] = args.endpoint
+    if args.simulator:
+        from .simulator import Simulator
+
+        environment = args.environment or "prod"
+        return panel_module.panel(simulator=Simulator(environment=environment).start(), **kwargs)
+    return panel_module.panel(**kwargs)
+
+
+def load_ipython_extension(ipython: Any) -> None:
+    """Register the ``%webull`` line magic."""
+    ipython.register_magic_function(webull_magic, magic_kind="line", magic_name="webull")
