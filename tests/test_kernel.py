@@ -16,15 +16,24 @@ pytestmark = pytest.mark.kernel
 
 CELLS = [
     """
-    import time, webull_nb
+    import asyncio, time, webull_nb
     from webull_nb.simulator import Simulator
+    ticks = 0
+    async def ticker():  # a user's asyncio task on the kernel's loop
+        global ticks
+        while True:
+            ticks += 1
+            await asyncio.sleep(0.05)
+    task = asyncio.ensure_future(ticker())
     sim = Simulator(auto_verify_after=2).start()
     session = webull_nb.Session(sim.app_key, sim.app_secret, endpoint=sim.url).activate()
     print("cell1", session.status)
     """,
     """
     session.create_token()
+    before = ticks
     print("cell2", session.wait(30))
+    print("ticks during wait:", ticks - before)
     """,
     "print('cell3', webull_nb.current().status)",
     "print('cell4', webull_nb.current().get('/openapi/account/list').status_code)",
@@ -74,6 +83,8 @@ def test_run_all_queues_every_cell_behind_wait_in_order(kernel) -> None:
             outputs.append("ERROR " + msg["content"]["ename"] + msg["content"]["evalue"])
     assert [replies[i]["status"] for i in ids] == ["ok"] * len(ids), outputs
     text = "".join(outputs)
+    ticks = int(text.split("ticks during wait:")[1].split()[0])
+    assert ticks >= 10, text  # the nested loop kept the user's asyncio task running
     lines = [line for line in text.splitlines() if line.startswith("cell")]
     assert lines[:4] == ["cell1 NONE", "cell2 NORMAL", "cell3 NORMAL", "cell4 200"], text
     busy_checks = int(lines[4].split(":")[1].split()[0])

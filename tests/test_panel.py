@@ -75,8 +75,10 @@ def test_credentials_form_moves_the_secret_out_of_widget_state(sim, clock) -> No
     panel.app_key.value = sim.app_key
     panel.app_secret.value = SECRET
     panel.region.value = "hk"
+    typed_into = panel.app_secret
     panel.use_button.click()
     assert panel.session.has_credentials and panel.session.region == "hk"
+    assert typed_into.value == "" and typed_into.disabled and typed_into.comm is None
     assert (panel.app_secret.value, panel.app_key.value) == ("", "")
     assert panel.app_secret.disabled and panel.credentials.layout.display == "none"
     panel.create_button.click()
@@ -228,11 +230,13 @@ def test_simulated_phone_takes_the_code(make_panel, sim) -> None:
     panel.create_button.click()
     code = sim.sms_inbox()[-1]["code"]
     assert code in phone.screen.value
-    phone.code.value = "000000" if code != "000000" else "111111"
-    phone.confirm.click()
+    phone.code.value = "000000" if code != "000000" else "111111"  # submits on the 6th digit
     assert "not right" in phone.result.value
+    phone.code.value = code[:5]
+    assert "not right" in phone.result.value  # five digits are not submitted
     phone.code.value = code
-    phone.confirm.click()
+    assert "Approved" in phone.result.value and phone.code.value == ""
+    phone.confirm.click()  # a late click on an empty field changes nothing
     assert "Approved" in phone.result.value
     panel.session.check_token()
     assert panel.session.status == "NORMAL"
@@ -247,8 +251,10 @@ def test_phone_over_the_control_plane(sim) -> None:
     phone.refresh()
     code = sim.sms_inbox()[-1]["code"]
     assert code in phone.screen.value
+    phone.code.value = code[:3]
+    phone.confirm.click()  # three digits are not a code
+    assert "not right" in phone.result.value
     phone.code.value = code
-    phone.confirm.click()
     assert "Approved" in phone.result.value
     assert session.check_token() == "NORMAL"
     phone.close()

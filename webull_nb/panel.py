@@ -282,14 +282,7 @@ class TokenPanel(widgets.VBox):
         self.change_button = self._button(
             "Change credentials", "wnb-change-credentials", "key", self._show_credentials
         )
-        self.app_key = _css_class(
-            widgets.Text(description="App key", placeholder="from the Webull developer portal"),
-            "wnb-app-key",
-        )
-        self.app_secret = _css_class(
-            widgets.Password(description="App secret", placeholder="never saved in the notebook"),
-            "wnb-app-secret",
-        )
+        self.app_key, self.app_secret = self._credential_inputs()
         self.region = _css_class(
             widgets.Dropdown(options=list(REGIONS), value=session.region, description="Region"),
             "wnb-region",
@@ -343,8 +336,27 @@ class TokenPanel(widgets.VBox):
 
     # --- widgets -------------------------------------------------------------------------------
 
+    @staticmethod
+    def _credential_inputs() -> tuple[widgets.Text, widgets.Password]:
+        # Each sends its value once, when it loses focus: while a cell awaits, ipykernel 7.4
+        # leaves widget messages without an idle status and the ipywidgets frontend then
+        # holds back later updates of the same model. Fresh inputs replace them after use.
+        key = widgets.Text(
+            description="App key",
+            placeholder="from the Webull developer portal",
+            continuous_update=False,
+        )
+        secret = widgets.Password(
+            description="App secret",
+            placeholder="never saved in the notebook",
+            continuous_update=False,
+        )
+        return _css_class(key, "wnb-app-key"), _css_class(secret, "wnb-app-secret")
+
     def _button(self, label: str, css: str, icon: str, action: Callable[[], Any]) -> widgets.Button:
-        button = widgets.Button(description=label, icon=icon, tooltip=label)
+        button = widgets.Button(
+            description=label, icon=icon, tooltip=label, layout=widgets.Layout(width="auto")
+        )
         button.add_class(css)
         button.on_click(lambda _: self._run(label, action))
         return button
@@ -385,8 +397,14 @@ class TokenPanel(widgets.VBox):
         # Take the secret out of the widget model before anything else: the frontend and a
         # saved notebook's widget state must never keep it.
         self.app_secret.value = ""
+        self.app_secret.disabled = True
         key = self.app_key.value.strip()
         self.app_key.value = ""
+        old = (self.app_key, self.app_secret)
+        self.app_key, self.app_secret = self._credential_inputs()
+        self.credentials.children = [self.app_key, self.app_secret, *self.credentials.children[2:]]
+        for part in old:
+            part.close()
         self.session.set_credentials(
             key,
             secret,

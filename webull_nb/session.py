@@ -573,9 +573,17 @@ class Session(traitlets.HasTraits):
     def wait_until_normal(self, timeout: float = 600, *, progress: bool | None = None) -> str:
         """Block until the token is NORMAL, through any number of create attempts (or timeout).
 
-        Meant for a notebook's later cells under "Run All": the cell waits while you click
-        Create token in the panel and approve the token on your phone.
+        In a notebook prefer ``await session.wait_until_normal_async()``: a cell blocked in
+        plain Python cannot receive the panel's button clicks until it ends.
         """
+        if _kernel_loop() is not None and self.status != "PENDING" and self.status != "NORMAL":
+            # Nothing is in progress and this cell would block the very click that starts it.
+            print(
+                "webull-nb: no token is being verified, and a blocked cell cannot receive the "
+                "panel's clicks: use `await session.wait_until_normal_async()` in notebooks",
+                file=sys.stderr,
+            )
+            return self.status
         return self._block(lambda: self.status == "NORMAL", timeout, progress)
 
     def _block(self, done: Callable[[], bool], timeout: float, progress: bool | None) -> str:
@@ -614,9 +622,10 @@ class Session(traitlets.HasTraits):
         self, loop: asyncio.AbstractEventLoop, done: Callable[[], bool], timeout: float
     ) -> None:
         # The cell runs inside the kernel's event loop. Running that loop nested (through
-        # nest-asyncio2, applied here and only here) lets ipykernel dispatch widget messages
-        # (a click on Create token, a code typed into the simulated phone) while this cell
-        # waits; queued cells still wait for this one, in order.
+        # nest-asyncio2, applied here and only here) keeps the user's asyncio tasks going
+        # while this cell waits, where a plain blocking wait would freeze them. On ipykernel
+        # 7.4 shell messages (queued cells, and widget clicks too) are deferred until this
+        # cell ends, so queued cells still run after it, in order.
         import nest_asyncio2
 
         nest_asyncio2.apply(loop)
@@ -665,6 +674,15 @@ class Session(traitlets.HasTraits):
     async def wait_async(self, timeout: float = 300) -> str:
         """Like ``wait`` but without blocking the event loop."""
         await self._until(lambda: self.status != "PENDING", timeout)
+        return self.status
+
+    async def wait_until_normal_async(self, timeout: float = 600) -> str:
+        """Like ``wait_until_normal`` without blocking: in a notebook, ``await`` it in a cell.
+
+        While the cell awaits, the panel's buttons and the simulated phone keep working, and
+        cells queued by "Run All" run after it, in order.
+        """
+        await self._until(lambda: self.status == "NORMAL", timeout)
         return self.status
 
     # --- later cells --------------------------------------------------------------------------

@@ -7,6 +7,7 @@ in-process ``Simulator`` directly, or to a simulator process through its local c
 from __future__ import annotations
 
 import html
+import re
 import threading
 from typing import Any
 
@@ -73,28 +74,23 @@ class SimulatedPhone(widgets.VBox):
         self._token: str | None = None
         self.screen = widgets.HTML()
         self.screen.add_class("wnb-phone-screen")
-        self.code = widgets.Text(placeholder="6-digit code", description="SMS code")
-        self.code.add_class("wnb-sms-code")
+        self.code = self._new_code_input()
         self.confirm = widgets.Button(description="Confirm", icon="check")
         self.confirm.add_class("wnb-sms-confirm")
         self.refresh_button = widgets.Button(description="Refresh", icon="refresh")
         self.refresh_button.add_class("wnb-phone-refresh")
         self.result = widgets.HTML()
         self.result.add_class("wnb-phone-result")
-        self.confirm.on_click(lambda _: self._dispatch(self._confirm))
+        self._lock = threading.Lock()
+        self._submitted: str | None = None
+        self.confirm.on_click(lambda _: self._submit_later(self.code.value))
         self.refresh_button.on_click(lambda _: self._dispatch(self.refresh))
         title = widgets.HTML(
-            "<b>📱 Simulated phone</b> <small>(webull-nb simulator: in real life this is the "
+            "<b>Simulated phone</b> <small>(webull-nb simulator: in real life this is the "
             "Webull App on your phone)</small>"
         )
-        super().__init__(
-            [
-                title,
-                self.screen,
-                widgets.HBox([self.code, self.confirm, self.refresh_button]),
-                self.result,
-            ]
-        )
+        self.entry = widgets.HBox([self.code, self.confirm, self.refresh_button])
+        super().__init__([title, self.screen, self.entry, self.result])
         self.add_class("wnb-phone")
         if session is not None:
             session.observe(self._on_status, names=["status"])
@@ -122,6 +118,8 @@ class SimulatedPhone(widgets.VBox):
             self.confirm.disabled = True
             return
         latest = messages[-1]
+        if latest["token"] != self._token:
+            self._submitted = None
         self._token = latest["token"]
         self.confirm.disabled = False
         self.screen.value = (
@@ -131,23 +129,55 @@ class SimulatedPhone(widgets.VBox):
             "</div>"
         )
 
-    def _confirm(self) -> None:
-        code = self.code.value.strip()
-        if self._token is None:
-            self.refresh()
-        if self._token is None:
-            self.result.value = "No token is waiting for a code: click Create token first."
-            return
-        try:
-            self._inbox.verify(self._token, code)
-        except SimulatorError as exc:
-            self.result.value = html.escape(_RESULTS.get(exc.error_code, str(exc)))
-            return
-        except (requests.RequestException, ValueError) as exc:
-            self.result.value = html.escape(f"Cannot reach the simulator: {exc}")
-            return
-        self.code.value = ""
-        self.result.value = "✅ Approved. The panel turns NORMAL at its next check."
+    def _new_code_input(self) -> widgets.Text:
+        # While a cell awaits, ipykernel 7.4 handles widget messages without reporting them
+        # idle, and the ipywidgets frontend then holds back every later value update of that
+        # model. So each input sends its value once (on Enter, or when Confirm takes the
+        # focus) and is replaced by a fresh one after each attempt. Submitting as soon as six
+        # digits arrive also makes the order of that update and the Confirm click irrelevant.
+        code = widgets.Text(
+            placeholder="6-digit code", description="SMS code", continuous_update=False
+        )
+        code.add_class("wnb-sms-code")
+        code.observe(self._on_code, names=["value"])
+        return code
+
+    def _replace_code_input(self) -> None:
+        old, self.code = self.code, self._new_code_input()
+        self.entry.children = [self.code, self.confirm, self.refresh_button]
+        old.unobserve(self._on_code, names=["value"])
+        old.close()
+
+    def _on_code(self, change: dict[str, Any]) -> None:
+        if re.fullmatch(r"\d{6}", change["new"].strip()):
+            self._submit_later(change["new"])
+
+    def _submit_later(self, code: str) -> None:
+        code = code.strip()
+        if code:
+            self._dispatch(lambda: self._submit(code))
+
+    def _submit(self, code: str) -> None:
+        with self._lock:
+            if code == self._submitted:
+                return  # the same code, from typing it and from clicking Confirm
+            self._submitted = code
+            if self._token is None:
+                self.refresh()
+            if self._token is None:
+                self.result.value = "No token is waiting for a code: click Create token first."
+                return
+            try:
+                self._inbox.verify(self._token, code)
+            except SimulatorError as exc:
+                self.result.value = html.escape(_RESULTS.get(exc.error_code, str(exc)))
+                return
+            except (requests.RequestException, ValueError) as exc:
+                self.result.value = html.escape(f"Cannot reach the simulator: {exc}")
+                return
+            finally:
+                self._replace_code_input()
+            self.result.value = "✓ Approved. The panel turns NORMAL at its next check."
         if self.session is not None:
             self.session.check_soon()
         self.refresh()
