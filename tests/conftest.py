@@ -43,9 +43,9 @@ def _fresh_rate_limiters() -> None:
 @pytest.fixture
 def clock():
     """A fake wall clock shared by the simulator and the client."""
-    from helpers import FakeClock
+    from webull_nb.simulator import ManualClock
 
-    return FakeClock()
+    return ManualClock(1_790_000_000.0)
 
 
 @pytest.fixture

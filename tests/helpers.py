@@ -1,4 +1,4 @@
-"""Test helpers: a fake clock, a fault-injecting HTTP server, signed raw requests."""
+"""Test helpers: a fault-injecting HTTP server and hand-signed raw requests."""
 
 from __future__ import annotations
 
@@ -13,26 +13,6 @@ from urllib.parse import urlsplit
 import requests
 
 from webull_nb.signing import sign
-
-
-class FakeClock:
-    """A wall clock that only moves when told to."""
-
-    def __init__(self, start: float = 1_790_000_000.0) -> None:
-        self.now = start
-        self._lock = threading.Lock()
-
-    def __call__(self) -> float:
-        with self._lock:
-            return self.now
-
-    def advance(self, seconds: float) -> None:
-        with self._lock:
-            self.now += seconds
-
-    def sleep(self, seconds: float) -> None:
-        """A sleep that advances the clock instead of waiting."""
-        self.advance(seconds)
 
 
 @dataclass

@@ -7,7 +7,7 @@ import socket
 from datetime import datetime, timezone
 
 import pytest
-from helpers import Canned, FakeClock, FaultServer
+from helpers import Canned, FaultServer
 from hypothesis import given
 from hypothesis import strategies as st
 
@@ -23,7 +23,7 @@ from webull_nb.errors import (
     TransportError,
     WebullError,
 )
-from webull_nb.simulator import Simulator
+from webull_nb.simulator import ManualClock, Simulator
 
 SECRET = "s3cret-value-that-must-never-leak"
 TOKEN = "tok_ABCDEFGHIJKLMNOPQRSTUVWXYZ_0123456789"
@@ -148,7 +148,7 @@ def test_invalid_token_is_its_own_type(sim) -> None:
 
 
 def test_clock_skew_is_corrected_and_retried_once(sim) -> None:
-    seven_minutes_behind = FakeClock(sim.clock() - 420)
+    seven_minutes_behind = ManualClock(sim.clock() - 420)
     client = client_for(sim, clock=seven_minutes_behind)
     assert client.config() == {"token_check_enabled": True}
     assert client.clock_offset == pytest.approx(420, abs=1.5)
@@ -161,7 +161,7 @@ def test_clock_skew_error_says_how_far_off() -> None:
         {"error_code": "CLOCK_SKEW_EXCEEDED", "message": "too far"},
         {"Date": "Thu, 01 Jan 2026 00:00:00 GMT"},
     )
-    local = FakeClock(datetime(2026, 1, 1, 0, 7, tzinfo=timezone.utc).timestamp())
+    local = ManualClock(datetime(2026, 1, 1, 0, 7, tzinfo=timezone.utc).timestamp())
     expected = "your clock is 7 min ahead of the server"
     with FaultServer([skewed]) as server, pytest.raises(ClockSkewError, match=expected):
         fault_client(server, clock=local).config()

@@ -90,6 +90,27 @@ def test_credentials_form_moves_the_secret_out_of_widget_state(sim, clock) -> No
     panel.session.close()
 
 
+def test_bad_credentials_are_reported_in_the_panel(sim, clock) -> None:
+    panel = webull_nb.panel(endpoint=sim.url, clock=clock)
+    panel.background = False
+    panel.app_key.value = sim.app_key  # and no secret
+    panel.use_button.click()
+    assert "both the app key and the app secret are needed" in panel.error_box.value
+    panel.close()
+    panel.session.close()
+    panel = webull_nb.panel()  # no explicit endpoint: the region's published hosts
+    panel.background = False
+    panel.app_key.value, panel.app_secret.value = sim.app_key, SECRET
+    panel.region.value, panel.environment.value = "au", "uat"
+    panel.use_button.click()
+    assert "publishes no uat API host for region 'au'" in panel.session.error
+    assert panel.error_box.layout.display is None
+    assert not panel.session.has_credentials and panel.app_secret.value == ""
+    assert SECRET not in widget_state(panel)
+    panel.close()
+    panel.session.close()
+
+
 def test_no_token_state(make_panel) -> None:
     panel = make_panel()
     assert "wnb-NONE" in panel.badge.value and "NO TOKEN" in panel.badge.value

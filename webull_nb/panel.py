@@ -367,8 +367,9 @@ class TokenPanel(widgets.VBox):
         def work() -> None:
             try:
                 action()
-            except WebullError:
-                pass  # the session has put the message in its error trait already
+            except WebullError as exc:
+                if str(exc) not in self.session.error:  # the session may have shown it already
+                    self.session.note_error(f"{label} failed: {exc}")
             except Exception as exc:  # never a traceback in the panel
                 self.session.note_error(f"{label} failed: {exc}")
 

@@ -133,7 +133,7 @@ class Session(traitlets.HasTraits):
         token_dir: str | os.PathLike[str] | None = None,
         credentials_later: bool = False,
         poll_interval: float = POLL_INTERVAL,
-        clock: Any = time.time,
+        clock: Callable[[], float] = time.time,
         timeout: float | tuple[float, float] = (5.0, 15.0),
     ) -> None:
         super().__init__()
@@ -312,14 +312,7 @@ class Session(traitlets.HasTraits):
         assert self._store is not None
         stored = self._store.load()
         if stored is None:
-            self._set(
-                status="NONE",
-                token_hint="",
-                deadline=None,
-                expires=None,
-                restored=False,
-                error=self._store.problem,
-            )
+            self._show_no_token(error=self._store.problem)
             return
         deadline = None
         status = stored.status
@@ -452,6 +445,9 @@ class Session(traitlets.HasTraits):
             self._created_at = None
         if self._store is not None:
             self._store.clear()
+        self._show_no_token(error="")
+
+    def _show_no_token(self, error: str) -> None:
         self._set(
             status="NONE",
             token_hint="",
@@ -459,7 +455,7 @@ class Session(traitlets.HasTraits):
             expires=None,
             last_used=None,
             restored=False,
-            error="",
+            error=error,
         )
 
     def ensure_token(self, timeout: float = 300) -> str:
