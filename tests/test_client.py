@@ -168,6 +168,21 @@ def test_clock_skew_error_says_how_far_off() -> None:
     assert len(server.received) == 2  # corrected once, then gave up
 
 
+@pytest.mark.parametrize(
+    ("skew", "text"),
+    [
+        (30, "30 s ahead of"),
+        (-420, "7 min behind"),
+        (3 * 3600, "3 h ahead of"),
+        (-10 * 86400, "10 days behind"),
+    ],
+)
+def test_skew_descriptions(skew, text) -> None:
+    from webull_nb.client import _describe_skew
+
+    assert _describe_skew(skew) == f"your clock is {text} the server"
+
+
 def test_server_rate_limit_carries_retry_after() -> None:
     reply = Canned(429, {"error_code": "TOO_MANY_REQUESTS"}, {"Retry-After": "12"})
     with FaultServer([reply]) as server, pytest.raises(RateLimitError, match="12 s") as info:

@@ -177,7 +177,12 @@ def compact_json(value: object) -> bytes:
 def _describe_skew(skew: float) -> str:
     direction = "ahead of" if skew > 0 else "behind"
     amount = abs(skew)
-    text = f"{amount / 60:.0f} min" if amount >= 90 else f"{amount:.0f} s"
+    for unit, size in (("days", 86400), ("h", 3600), ("min", 60)):
+        if amount >= 1.5 * size:
+            text = f"{amount / size:.0f} {unit}"
+            break
+    else:
+        text = f"{amount:.0f} s"
     return f"your clock is {text} {direction} the server"
 
 
