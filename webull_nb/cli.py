@@ -101,6 +101,8 @@ def demo(headless: bool) -> int:
             f"--ServerApp.root_dir={workdir}",
             str(notebook),
         ]
+        if getattr(os, "geteuid", lambda: 1)() == 0:
+            command.append("--allow-root")  # containers often run as root
         return subprocess.call(command)  # noqa: S603 (fixed argv)
     except KeyboardInterrupt:
         return 0
