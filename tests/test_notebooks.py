@@ -70,7 +70,7 @@ p.use_button.click()
 p.create_button.click()
 sms = sim.sms_inbox()[-1]
 sim.verify(sms["token"], sms["code"])
-p.check_button.click()
+p.session.check_token()
 print("final", p.session.status)
 """,
     "p",

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 import threading
 
 import ipywidgets as widgets
@@ -111,6 +112,15 @@ def test_bad_credentials_are_reported_in_the_panel(sim, clock) -> None:
     panel.session.close()
 
 
+def test_redraws_keep_the_users_dropdown_choices(make_panel) -> None:
+    panel = make_panel()
+    panel.change_button.click()
+    assert panel.credentials.layout.display is None
+    panel.region.value = "jp"
+    panel.create_button.click()  # the session changes, the panel redraws
+    assert panel.region.value == "jp" and panel.session.region == "us"
+
+
 def test_no_token_state(make_panel) -> None:
     panel = make_panel()
     assert "wnb-NONE" in panel.badge.value and "NO TOKEN" in panel.badge.value
@@ -150,7 +160,7 @@ def test_normal_state_shows_masked_token_validity_and_hint(make_panel, sim) -> N
     panel.create_button.click()
     token = sim.sms_inbox()[-1]["token"]
     enter_sms(sim)
-    panel.check_button.click()
+    panel.session.check_token()
     assert "wnb-NORMAL" in panel.badge.value and panel.countdown.value == ""
     info = panel.token_info.value
     assert panel.session.token_hint in info and token not in info
@@ -164,14 +174,14 @@ def test_expired_and_invalid_states(make_panel, sim, clock) -> None:
     panel = make_panel()
     panel.create_button.click()
     clock.advance(301)
-    panel.check_button.click()
+    panel.session.check_token()
     assert "wnb-EXPIRED" in panel.badge.value and "window passed" in panel.guidance.value
     assert not panel.create_button.disabled
     panel.create_button.click()
     enter_sms(sim)
-    panel.check_button.click()
+    panel.session.check_token()
     clock.advance(15 * 86400 + 1)
-    panel.check_button.click()
+    panel.check_button.click()  # NORMAL: the button checks at once
     assert "wnb-INVALID" in panel.badge.value and "INVALID" in panel.badge.value
     assert "unused for 15 days" in panel.guidance.value
 
@@ -196,14 +206,24 @@ def test_unexpected_exception_becomes_a_message(make_panel, monkeypatch) -> None
     assert "Create token failed: division by zero" in panel.error_box.value
 
 
-def test_check_button_shows_the_wait_when_rate_limited(make_panel) -> None:
+def test_check_button_shows_the_wait_when_rate_limited(make_panel, sim) -> None:
     panel = make_panel()
     panel.create_button.click()
-    for _ in range(10):
+    enter_sms(sim)
+    panel.session.check_token()
+    for _ in range(9):
         panel.check_button.click()
     assert panel.check_button.disabled
-    assert panel.check_button.description.startswith("Next check in ")
-    assert panel.check_button.description.endswith(" s")
+    assert re.fullmatch(r"Next check in (29|30|31) s", panel.check_button.description)
+
+
+def test_check_while_pending_asks_the_poller_and_never_exceeds_the_limit(make_panel) -> None:
+    panel = make_panel()
+    panel.create_button.click()
+    for _ in range(12):
+        panel.check_button.click()  # each click: "check as soon as the limit allows"
+    assert panel.check_button.description == "Check now" and not panel.check_button.disabled
+    assert panel.session.error == ""
 
 
 def test_uat_guidance(clock) -> None:
@@ -228,7 +248,7 @@ def test_views_stay_in_sync_and_closing_one_leaves_the_session(make_panel, sim) 
     second.close()
     assert first.session.status == "PENDING" and first.session._poller.is_alive()
     enter_sms(sim)
-    first.check_button.click()
+    first.session.check_token()
     third = webull_nb.panel(first.session)
     assert "wnb-NORMAL" in third.badge.value
     third.close()

@@ -222,8 +222,10 @@ def test_poller_marks_expiry_when_the_window_passes(sim, sessions, clock) -> Non
     session.create_token()
     clock.advance(301)
     session._wake.set()
+    poller = session._poller
     wait_for(session, lambda s: s.status == "EXPIRED")
-    assert not session._poller or not session._poller.is_alive() or session.status == "EXPIRED"
+    poller.join(timeout=5)
+    assert not poller.is_alive()  # a final state ends the checks
 
 
 # --- waiting --------------------------------------------------------------------------------------

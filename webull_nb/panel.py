@@ -261,7 +261,6 @@ class TokenPanel(widgets.VBox):
         "api",
         "token_check_enabled",
         "restored",
-        "checks_made",
     )
 
     #: Run button actions in a worker thread (tests switch this off to run them inline).
@@ -384,12 +383,21 @@ class TokenPanel(widgets.VBox):
         self.session.create_token()
 
     def _check(self) -> None:
-        self.session.check_token()
+        if self.session.status == "PENDING":
+            # The poller already uses the whole rate budget while PENDING; a click asks it
+            # to check at the earliest moment the limit allows, and never exceeds it.
+            self.session.check_soon()
+        else:
+            self.session.check_token()
 
     def _forget(self) -> None:
         self.session.forget_token()
 
     def _show_credentials(self) -> None:
+        # The dropdowns start from the session's values each time the form opens, and are
+        # left alone while it is open: redraws must not undo what the user picked.
+        s = self.session
+        self.region.value, self.environment.value, self.api.value = s.region, s.environment, s.api
         self._editing_credentials = True
         self.render()
 
@@ -423,7 +431,9 @@ class TokenPanel(widgets.VBox):
 
     def needs_ticks(self) -> bool:
         """Whether the countdown or the check button's wait text is moving."""
-        return self.session.status == "PENDING" or self.session.next_check_in() > 0
+        return self.session.status == "PENDING" or (
+            self.session.status != "NONE" and self.session.next_check_in() > 0
+        )
 
     def tick(self) -> None:
         """Redraw what moves with time (called by the shared ticker)."""
@@ -436,7 +446,7 @@ class TokenPanel(widgets.VBox):
         has_token = s.status != "NONE"
         self.create_button.disabled = not ready or s.status in ("PENDING", "NORMAL")
         self.forget_button.disabled = not ready or not has_token
-        wait = s.next_check_in() if has_token else 0.0
+        wait = s.next_check_in() if has_token and s.status != "PENDING" else 0.0
         self.check_button.disabled = not ready or not has_token or wait > 0
         self.check_button.description = f"Next check in {wait:.0f} s" if wait > 0 else "Check now"
         self.change_button.disabled = s.busy
@@ -448,9 +458,6 @@ class TokenPanel(widgets.VBox):
         self.credentials.layout.display = None if show_credentials else "none"
         self.app_secret.disabled = not show_credentials
         self.change_button.layout.display = "none" if show_credentials else None
-        if show_credentials:
-            self.region.value, self.environment.value = s.region, s.environment
-            self.api.value = s.api
         self.title.value = title_html(s)
         self.badge.value = badge_html(s)
         self.countdown.value = countdown_html(s)
