@@ -84,6 +84,15 @@ def test_credentials_and_region_from_environment(monkeypatch, sim) -> None:
     session.close()
 
 
+def test_wrong_secret_shows_what_was_signed(sim, sessions) -> None:
+    session = sessions(sim)
+    session.set_credentials(sim.app_key, SECRET)
+    with pytest.raises(WebullError, match="last_canonical_string shows what was signed"):
+        session.create_token()
+    assert session.last_canonical_string.startswith("/openapi/auth/token/create&host=")
+    assert SECRET not in session.last_canonical_string
+
+
 def test_secret_and_full_token_never_in_traits_or_repr(sim, sessions) -> None:
     session = sessions(sim)
     session.set_credentials(sim.app_key, SECRET)  # wrong on purpose: the error must not leak

@@ -199,7 +199,7 @@ _AUTH_HINTS = {
     ),
     "INCORRECT_SIGN": (
         "the signature did not match: check the app secret and the environment "
-        "(test keys do not work in production); canonical_string() shows what was signed"
+        "(test keys do not work in production); .last_canonical_string shows what was signed"
     ),
     "SIGNATURE_ALGORITHM_NOT_SUPPORTED": "the service signs only HMAC-SHA1 or HMAC-SHA256",
     "DUPLICATE_NONCE": "a signature nonce was reused: sign every request afresh",

@@ -236,6 +236,11 @@ class Session(traitlets.HasTraits):
         """The API's base URL (None until credentials are set)."""
         return self._client.endpoint.base_url if self._client else None
 
+    @property
+    def last_canonical_string(self) -> str | None:
+        """What the last request the service refused with INCORRECT_SIGN signed (no secret)."""
+        return self._client.last_canonical_string if self._client else None
+
     def note_error(self, message: str) -> None:
         """Show a user-facing message (views display it; it never holds secrets)."""
         self._set(error=str(message))
