@@ -240,6 +240,32 @@ def test_uat_guidance(clock) -> None:
         session.close()
 
 
+def test_close_never_waits_for_the_ticker_lock(make_panel) -> None:
+    # ipywidgets closes a collected widget from __del__, in whatever thread the garbage
+    # collector runs, possibly one that another thread is waiting for: close must not block.
+    from webull_nb import panel as module
+
+    panel = make_panel()
+    panel.create_button.click()
+    held, release = threading.Event(), threading.Event()
+
+    def hold_lock() -> None:
+        with module._ticker._lock:
+            held.set()
+            release.wait(10)
+
+    holder = threading.Thread(target=hold_lock)
+    holder.start()
+    held.wait(5)
+    closer = threading.Thread(target=panel.close)
+    closer.start()
+    closer.join(5)
+    blocked = closer.is_alive()
+    release.set()
+    holder.join()
+    assert not blocked and not panel.needs_ticks()
+
+
 def test_views_stay_in_sync_and_closing_one_leaves_the_session(make_panel, sim) -> None:
     first = make_panel()
     second = webull_nb.panel(first.session)

@@ -201,33 +201,33 @@ class _Ticker:
 
     def __init__(self) -> None:
         self._panels: weakref.WeakSet[TokenPanel] = weakref.WeakSet()
-        self._lock = threading.Lock()
-        self._thread: threading.Thread | None = None
+        # Reentrant, and never held while waiting on another thread: garbage collection can
+        # run a collected panel's close() (ipywidgets' __del__) in any thread, at any time.
+        self._lock = threading.RLock()
+        self._running = False
         self._wake = threading.Event()
 
     def add(self, panel: TokenPanel) -> None:
         with self._lock:
             self._panels.add(panel)
-            if self._thread is None or not self._thread.is_alive():
-                # A thread, not an asyncio task: it must keep ticking while a cell is busy.
-                self._thread = threading.Thread(
-                    target=self._run, name="webull-nb-panel-ticker", daemon=True
-                )
-                self._thread.start()
-            else:
+            if self._running:
                 self._wake.set()
+                return
+            self._running = True
+        # Started outside the lock: a starting thread may collect garbage, and a collected
+        # panel's close() must not wait for a lock held by the thread waiting on this start.
+        # A thread, not an asyncio task: it must keep ticking while a cell is busy.
+        threading.Thread(target=self._run, name="webull-nb-panel-ticker", daemon=True).start()
 
-    def discard(self, panel: TokenPanel) -> None:
-        with self._lock:
-            self._panels.discard(panel)
+    def wake(self) -> None:
         self._wake.set()
 
     def _run(self) -> None:
         while True:
             with self._lock:
-                active = [p for p in self._panels if p.needs_ticks()]
+                active = [p for p in list(self._panels) if p.needs_ticks()]
                 if not active:
-                    self._thread = None
+                    self._running = False
                     return
             for panel in active:
                 panel.tick()
@@ -265,6 +265,7 @@ class TokenPanel(widgets.VBox):
 
     #: Run button actions in a worker thread (tests switch this off to run them inline).
     background = True
+    _closed = False
 
     def __init__(self, session: Session, *, extra: list[widgets.Widget] | None = None) -> None:
         self.session = session
@@ -431,6 +432,8 @@ class TokenPanel(widgets.VBox):
 
     def needs_ticks(self) -> bool:
         """Whether the countdown or the check button's wait text is moving."""
+        if self._closed:
+            return False
         return self.session.status == "PENDING" or (
             self.session.status != "NONE" and self.session.next_check_in() > 0
         )
@@ -471,8 +474,9 @@ class TokenPanel(widgets.VBox):
 
     def close(self) -> None:
         """Close this view only: the session and its poller carry on."""
+        self._closed = True  # the ticker drops it; no lock taken, as this may run in __del__
+        _ticker.wake()
         stop_observing(self.session, self._on_session, list(self._SESSION_TRAITS))
-        _ticker.discard(self)
         close_descendants(self)
         super().close()
 
