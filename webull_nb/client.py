@@ -36,6 +36,7 @@ __all__ = [
     "RateLimiter",
     "TokenInfo",
     "TokenStatus",
+    "body_bytes",
     "compact_json",
     "limiter_for",
 ]
@@ -148,12 +149,6 @@ class RateLimiter:
                 return 0.0
             return max(0.0, self._calls[0] + self.period - now)
 
-    def recent(self) -> int:
-        """Return how many calls the current window holds."""
-        with self._lock:
-            self._prune(self._monotonic())
-            return len(self._calls)
-
 
 _LIMITERS: dict[tuple[str, str], RateLimiter] = {}
 _LIMITERS_LOCK = threading.Lock()
@@ -172,6 +167,15 @@ def limiter_for(app_key: str, kind: str) -> RateLimiter:
 def compact_json(value: object) -> bytes:
     """Encode a JSON body exactly as the official SDK does (compact, UTF-8, non-ASCII kept)."""
     return json.dumps(value, ensure_ascii=False, separators=(",", ":")).encode("utf-8")
+
+
+def body_bytes(body: object) -> bytes | None:
+    """Return the bytes to send: bytes as they are, str as UTF-8, anything else as compact JSON."""
+    if body is None or isinstance(body, bytes):
+        return body
+    if isinstance(body, str):
+        return body.encode("utf-8")
+    return compact_json(body)
 
 
 def _describe_skew(skew: float) -> str:
@@ -322,8 +326,8 @@ class Client:
         body: bytes | None,
         token: str | None,
     ) -> requests.Response:
-        headers = self.sign_headers(method, path, params=params, body=body, token=token)
-        pairs = signing.query_pairs(params)
+        pairs = signing.query_pairs(params)  # flattened once: signed and sent as the same pairs
+        headers = self.sign_headers(method, path, params=pairs, body=body, token=token)
         try:
             response = self._http.request(
                 method,
@@ -338,7 +342,7 @@ class Client:
             raise self._transport_error(exc) from None
         self._learn_clock(response)
         if response.status_code == 401 and _error_code(response) == "INCORRECT_SIGN":
-            self._remember_canonical(headers, path, params, body)
+            self._remember_canonical(headers, path, pairs, body)
         return response
 
     def _transport_error(self, exc: requests.RequestException) -> TransportError:
@@ -439,9 +443,9 @@ class Client:
         status = response.status_code
         request_id = response.headers.get("X-Request-Id")
         body = _json_or_none(response)
-        code = message = None
+        code = _code_of(body)
+        message = None
         if isinstance(body, Mapping):
-            code = _as_text(body.get("error_code") or body.get("code"))
             message = _scrub(_as_text(body.get("message") or body.get("msg")), secrets)
         common = dict(
             http_status=status, error_code=code, server_message=message, request_id=request_id
@@ -543,22 +547,21 @@ class Client:
         """Send any signed API request; errors are raised as typed ``WebullError``s."""
         if json is not None and data is not None:
             raise ValueError("pass json or data, not both")
-        body = compact_json(json) if json is not None else data
-        if isinstance(body, str):
-            body = body.encode("utf-8")
+        body = compact_json(json) if json is not None else body_bytes(data)
         response = self._exchange(method.upper(), path, params=params, body=body, token=token)
         if raise_for_status:
             self._raise_for_error(response, (token,) if token else ())
         return response
 
 
-def _error_code(response: requests.Response) -> str | None:
-    if response.status_code < 400:
-        return None
-    body = _json_or_none(response)
+def _code_of(body: Any) -> str | None:
     if isinstance(body, Mapping):
         return _as_text(body.get("error_code") or body.get("code"))
     return None
+
+
+def _error_code(response: requests.Response) -> str | None:
+    return None if response.status_code < 400 else _code_of(_json_or_none(response))
 
 
 def _json_or_none(response: requests.Response) -> Any:

@@ -23,7 +23,7 @@ import traitlets
 from requests.auth import AuthBase
 
 from . import endpoints
-from .client import Client, TokenInfo, compact_json
+from .client import Client, TokenInfo, body_bytes
 from .errors import (
     AuthenticationError,
     CredentialsError,
@@ -728,11 +728,9 @@ class Session(traitlets.HasTraits):
         """
         client = self._require_client()
         token = self._usable_token()
-        if body is not None and not isinstance(body, (bytes, str)):
-            body = compact_json(body)
-        if isinstance(body, str):
-            body = body.encode("utf-8")
-        return client.sign_headers(method, path, params=params, body=body, token=token, host=host)
+        return client.sign_headers(
+            method, path, params=params, body=body_bytes(body), token=token, host=host
+        )
 
     @property
     def auth(self) -> WebullAuth:
