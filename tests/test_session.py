@@ -145,6 +145,14 @@ def test_fifteen_idle_days_on_a_fake_clock(sim, sessions, clock) -> None:
         session.headers("GET", "/openapi/account/list")
 
 
+def test_a_token_that_cannot_be_saved_is_reported(sim, sessions, tmp_path) -> None:
+    blocker = tmp_path / "not-a-directory"
+    blocker.write_text("")
+    session = sessions(sim, token_dir=blocker)
+    assert session.create_token() == "PENDING"
+    assert session.error.startswith(f"could not save the token in {blocker}")
+
+
 def test_create_again_reuses_the_pending_token_without_new_sms(sim, sessions) -> None:
     session = sessions(sim)
     session.create_token()

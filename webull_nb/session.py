@@ -89,6 +89,14 @@ def _kernel_loop() -> asyncio.AbstractEventLoop | None:
         return None
 
 
+def _verification_deadline(start: float, expires: datetime | None) -> datetime:
+    """End of the window to approve a token created at ``start``, never past its ``expires``."""
+    end = start + VERIFICATION_WINDOW
+    if expires is not None:
+        end = min(end, expires.timestamp())
+    return _utc(end)
+
+
 def _in_terminal() -> bool:
     stream = sys.stdout
     return bool(getattr(stream, "isatty", lambda: False)()) and "ipykernel" not in sys.modules
@@ -323,11 +331,8 @@ class Session(traitlets.HasTraits):
         status = stored.status
         if status == "PENDING":
             created = stored.created.timestamp() if stored.created else 0.0
-            end = created + VERIFICATION_WINDOW
-            if stored.expires:
-                end = min(end, stored.expires.timestamp())
-            deadline = _utc(end)
-            if end <= self.now():
+            deadline = _verification_deadline(created, stored.expires)
+            if deadline.timestamp() <= self.now():
                 status = "EXPIRED"
         with self._lock:
             self._token = stored.token
@@ -415,32 +420,31 @@ class Session(traitlets.HasTraits):
         deadline = None
         if status == "PENDING":
             start = created.timestamp() if created else client.now()
-            end = start + VERIFICATION_WINDOW
-            if info.expires is not None:
-                end = min(end, info.expires.timestamp())
-            deadline = _utc(end)
+            deadline = _verification_deadline(start, info.expires)
         # Persist before announcing, so whoever wakes on the new status finds it stored.
-        self._persist(info, created)
+        problem = self._persist(info, created)
         self._set(
             status=status,
             token_hint=mask_token(info.token),
             deadline=deadline,
             expires=info.expires,
             restored=False,
-            error=_STATUS_ERRORS.get(status, ""),
+            error=problem or _STATUS_ERRORS.get(status, ""),
         )
         if status == "PENDING":
             self._ensure_poller()
 
-    def _persist(self, info: TokenInfo, created: datetime | None) -> None:
+    def _persist(self, info: TokenInfo, created: datetime | None) -> str:
+        """Store the token; return a user-facing problem, or empty."""
         if self._store is None:
-            return
+            return ""
         try:
             self._store.save(
                 StoredToken(info.token, info.expires, info.status.value, created, self.last_used)
             )
         except OSError as exc:
-            self._set(error=f"could not save the token in {self._store.directory}: {exc}")
+            return f"could not save the token in {self._store.directory}: {exc}"
+        return ""
 
     def forget_token(self) -> None:
         """Drop the token here and in the store (the service has no revoke call)."""
