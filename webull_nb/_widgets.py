@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextlib
+import threading
 from collections.abc import Callable
 from typing import Any
 
@@ -31,3 +32,15 @@ def stop_observing(obj: Any, handler: Callable[..., Any], names: list[str]) -> N
     """Remove an observer, tolerating one already removed."""
     with contextlib.suppress(ValueError):
         obj.unobserve(handler, names=names)
+
+
+def dispatch(action: Callable[[], Any], background: bool, name: str) -> None:
+    """Run a button's action off the kernel's main thread (inline when ``background`` is off).
+
+    A worker thread keeps the UI live during a slow call and lets a cell that waits on the
+    session go on; tests switch it off to run actions deterministically.
+    """
+    if background:
+        threading.Thread(target=action, name=name, daemon=True).start()
+    else:
+        action()

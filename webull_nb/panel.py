@@ -21,7 +21,7 @@ from typing import Any
 
 import ipywidgets as widgets
 
-from ._widgets import close_descendants, stop_observing
+from ._widgets import close_descendants, dispatch, stop_observing
 from .endpoints import API_PROFILES, ENVIRONMENTS, REGIONS
 from .errors import WebullError
 from .session import VERIFICATION_WINDOW, Session, format_countdown
@@ -362,8 +362,6 @@ class TokenPanel(widgets.VBox):
         return button
 
     def _run(self, label: str, action: Callable[[], Any]) -> None:
-        # Off the kernel's main thread: the UI stays live during a slow call, and a cell
-        # that is waiting on the session is not blocked by it.
         def work() -> None:
             try:
                 action()
@@ -373,10 +371,7 @@ class TokenPanel(widgets.VBox):
             except Exception as exc:  # never a traceback in the panel
                 self.session.note_error(f"{label} failed: {exc}")
 
-        if not self.background:
-            work()
-            return
-        threading.Thread(target=work, name="webull-nb-panel-action", daemon=True).start()
+        dispatch(work, self.background, "webull-nb-panel-action")
 
     # --- actions -------------------------------------------------------------------------------
 

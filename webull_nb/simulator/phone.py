@@ -14,7 +14,7 @@ from typing import Any
 import ipywidgets as widgets
 import requests
 
-from .._widgets import close_descendants, stop_observing
+from .._widgets import close_descendants, dispatch, stop_observing
 from . import DEMO_APP_KEY, DEMO_APP_SECRET, Simulator, SimulatorError
 
 __all__ = ["SimulatedPhone", "simulator_credentials"]
@@ -96,11 +96,8 @@ class SimulatedPhone(widgets.VBox):
             session.observe(self._on_status, names=["status"])
         self.refresh()
 
-    def _dispatch(self, fn: Any) -> None:
-        if self.background:
-            threading.Thread(target=fn, name="webull-nb-phone", daemon=True).start()
-        else:
-            fn()
+    def _dispatch(self, action: Any) -> None:
+        dispatch(action, self.background, "webull-nb-phone")
 
     def _on_status(self, change: dict[str, Any]) -> None:
         self.refresh()
