@@ -369,11 +369,15 @@ class Session(traitlets.HasTraits):
             self._set(token_check_enabled=bool(config.get("token_check_enabled", False)))
         return bool(self.token_check_enabled)
 
-    def create_token(self) -> str:
-        """Ask the service for a token (an SMS goes to the phone) and return the new status."""
+    def create_token(self, force: bool = False) -> str:
+        """Ask for a token (an SMS goes to the phone) and return its status.
+
+        ``force=True`` asks for a new token (and a new SMS) even while one is PENDING.
+        """
         client = self._require_client()
         with self._lock:
-            reuse = self._token if self.status in ("PENDING", "NORMAL") else None
+            keep = self.status in ("PENDING", "NORMAL") and not force
+            reuse = self._token if keep else None
         info = self._call("Creating a token", client.create_token, reuse)
         with self._lock:
             if info.token != self._token:
