@@ -272,7 +272,7 @@ def test_views_stay_in_sync_and_closing_one_leaves_the_session(make_panel, sim) 
     first.create_button.click()
     assert second.badge.value == first.badge.value and "PENDING" in second.badge.value
     second.close()
-    assert first.session.status == "PENDING" and first.session._poller.is_alive()
+    assert first.session.status == "PENDING" and first.session.account.poller.alive
     enter_sms(sim)
     first.session.check_token()
     third = webull_nb.panel(first.session)

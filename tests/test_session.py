@@ -238,11 +238,11 @@ def test_poller_marks_expiry_when_the_window_passes(sim, sessions, clock) -> Non
     session = sessions(sim, poll_interval=0.05)
     session.create_token()
     clock.advance(301)
-    session._wake.set()
-    poller = session._poller
+    poller = session.account.poller
+    poller.wake()
     wait_for(session, lambda s: s.status == "EXPIRED")
-    poller.join(timeout=5)
-    assert not poller.is_alive()  # a final state ends the checks
+    poller._thread.join(timeout=5)
+    assert not poller.alive  # a final state ends the checks
 
 
 # --- waiting --------------------------------------------------------------------------------------
@@ -263,7 +263,7 @@ def test_ctrl_c_ends_wait_cleanly_and_checks_go_on(sim, sessions, capsys) -> Non
     assert session.wait(30) == "PENDING"
     assert time.monotonic() - started < 10
     assert "wait interrupted" in capsys.readouterr().err
-    assert session._poller.is_alive()
+    assert session.account.poller.alive
 
 
 def test_wait_async_does_not_block_the_loop(sim, sessions) -> None:
@@ -296,7 +296,8 @@ def test_terminal_status_line(sim, sessions, capsys) -> None:
     assert session.wait(10, progress=True) == "NORMAL"
     out = capsys.readouterr().out
     assert "Webull token: PENDING | 5:00 left to approve it in the Webull App" in out
-    assert out.rstrip().endswith(f"Webull token: NORMAL | {session.token_hint}")
+    last = out.rstrip().rsplit("\x1b[2K", 1)[-1]
+    assert last == f"Webull token: NORMAL | {session.token_hint} | valid 15.0 more days if unused"
 
 
 # --- headers for later cells ----------------------------------------------------------------------
@@ -381,11 +382,21 @@ def test_a_failed_create_never_loses_a_good_token(tmp_path, fault) -> None:
     TokenStore(tmp_path).save(good)
     with FaultServer([FAULTS[fault]]) as server:
         session = Session("key", SECRET, endpoint=server.url, token_dir=tmp_path, timeout=0.3)
-        session._token = None  # a user pressing Create, not reusing the stored token
         with pytest.raises(WebullError) as info:
-            session.create_token()
+            session.create_token(force=True)  # "Send a new code" on purpose
         session.close()
     assert TokenStore(tmp_path).load().token == good.token
     assert session.error.startswith("Creating a token failed: ")
     assert SECRET not in session.error and "Traceback" not in session.error
     assert str(info.value) in session.error
+
+
+def test_an_unverified_new_token_never_replaces_a_good_one(tmp_path, sim) -> None:
+    good = StoredToken("good-token-0123456789", None, "NORMAL")
+    TokenStore(tmp_path).save(good)
+    session = Session(sim.app_key, sim.app_secret, endpoint=sim.url, token_dir=tmp_path)
+    try:
+        assert session.create_token(force=True) == "PENDING"  # a new SMS, never approved
+    finally:
+        session.close()
+    assert TokenStore(tmp_path).load().token == good.token

@@ -18,7 +18,7 @@ _LAZY: dict[str, str] = {
     "resolve_endpoint": "endpoints",
     "Client": "client",
     "TokenInfo": "client",
-    "TokenStatus": "client",
+    "TokenStatus": "status",
     "WebullError": "errors",
     "TokenStore": "store",
     "Session": "session",

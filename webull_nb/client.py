@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import enum
 import json
 import random
 import threading
@@ -12,7 +11,7 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from email.utils import parsedate_to_datetime
-from typing import Any
+from typing import Any, Protocol
 
 import requests
 
@@ -30,9 +29,11 @@ from .errors import (
     WebullError,
     mask_token,
 )
+from .status import SERVICE_STATUSES, TokenStatus
 
 __all__ = [
     "Client",
+    "Limiter",
     "RateLimiter",
     "TokenInfo",
     "TokenStatus",
@@ -50,19 +51,12 @@ RATE_MARGIN = 0.5
 # Below this the Date header's whole-second resolution makes an estimate meaningless.
 MIN_CLOCK_CORRECTION = 2.0
 MAX_TRIES = 3
-
-
-class TokenStatus(str, enum.Enum):
-    """Lifecycle states of an access token, as the service names them."""
-
-    PENDING = "PENDING"
-    NORMAL = "NORMAL"
-    INVALID = "INVALID"
-    EXPIRED = "EXPIRED"
+# Values to mask in server messages: a server may echo the token back.
+Secrets = tuple["Secret | str | None", ...]
 
 
 # The service has been seen to send numeric statuses too (0..3 in this order).
-_NUMERIC_STATUS = dict(enumerate(TokenStatus))
+_NUMERIC_STATUS = dict(enumerate(SERVICE_STATUSES))
 
 
 @dataclass(frozen=True, repr=False)
@@ -92,6 +86,8 @@ class TokenInfo:
             raise ProtocolError("the token API answer has no token")
         try:
             parsed = _NUMERIC_STATUS[status] if isinstance(status, int) else TokenStatus(status)
+            if parsed not in SERVICE_STATUSES:
+                raise ValueError(status)  # NONE is ours, never the service's
         except (KeyError, ValueError):
             raise ProtocolError(
                 f"the token API answered an unknown status {status!r}; webull-nb may need an update"
@@ -105,6 +101,16 @@ class TokenInfo:
                     f"the token API answered an unreadable expiry {expires!r}"
                 ) from None
         return cls(token=token, status=parsed, expires=when, raw=dict(data))
+
+
+class Limiter(Protocol):
+    """What the client asks of a rate limiter (``RateLimiter``, or an account's shared ledger)."""
+
+    def try_acquire(self) -> float:
+        """Take a slot and return 0, or take nothing and return the seconds to wait."""
+
+    def wait_time(self) -> float:
+        """Return the seconds until a call would be allowed."""
 
 
 class RateLimiter:
@@ -232,7 +238,9 @@ class Client:
         wait_for_rate_limit: bool = True,
         clock: Callable[[], float] = time.time,
         sleep: Callable[[float], None] = time.sleep,
+        limiters: tuple[Limiter, Limiter] | None = None,
     ) -> None:
+        """``limiters`` (create, check) replace the process-wide per-key ones."""
         if not app_key or not app_secret:
             raise ValueError("app_key and app_secret are both required")
         signing.check_algorithm(algorithm)
@@ -247,8 +255,11 @@ class Client:
         self._clock = clock
         self._sleep = sleep
         self._http = requests.Session()
-        self.create_limiter = limiter_for(app_key, "create")
-        self.check_limiter = limiter_for(app_key, "check")
+        self.create_limiter: Limiter
+        self.check_limiter: Limiter
+        if limiters is None:
+            limiters = (limiter_for(app_key, "create"), limiter_for(app_key, "check"))
+        self.create_limiter, self.check_limiter = limiters
 
     def __repr__(self) -> str:
         """Show where the client points, never the secret."""
@@ -282,7 +293,7 @@ class Client:
         *,
         params: signing.Query = None,
         body: bytes | None = None,
-        token: str | None = None,
+        token: Secret | str | None = None,
         host: str | None = None,
     ) -> dict[str, str]:
         """Return every header a request needs: signature, API version, token, content type."""
@@ -299,7 +310,7 @@ class Client:
         )
         headers["x-version"] = self.endpoint.profile.version
         if token:
-            headers["x-access-token"] = token
+            headers["x-access-token"] = _reveal(token)
         if body:
             headers["Content-Type"] = "application/json"
         return headers
@@ -324,7 +335,7 @@ class Client:
         path: str,
         params: signing.Query,
         body: bytes | None,
-        token: str | None,
+        token: Secret | str | None,
     ) -> requests.Response:
         pairs = signing.query_pairs(params)  # flattened once: signed and sent as the same pairs
         headers = self.sign_headers(method, path, params=pairs, body=body, token=token)
@@ -376,7 +387,7 @@ class Client:
         offset = server + 0.5 - self._clock()
         self.clock_offset = offset if abs(offset) >= MIN_CLOCK_CORRECTION else 0.0
 
-    def _rate_slot(self, limiter: RateLimiter, what: str) -> None:
+    def _rate_slot(self, limiter: Limiter, what: str) -> None:
         while True:
             wait = limiter.try_acquire()
             if wait <= 0:
@@ -397,8 +408,8 @@ class Client:
         *,
         params: signing.Query = None,
         body: bytes | None = None,
-        token: str | None = None,
-        limiter: RateLimiter | None = None,
+        token: Secret | str | None = None,
+        limiter: Limiter | None = None,
         what: str = "this call",
         retry: bool = False,
     ) -> requests.Response:
@@ -434,12 +445,12 @@ class Client:
         # Full jitter: spreads retries of many clients after a shared outage.
         self._sleep(random.uniform(0, 0.5 * 2 ** (tries - 1)))
 
-    def _raise_for_error(self, response: requests.Response, secrets: tuple[str, ...] = ()) -> None:
+    def _raise_for_error(self, response: requests.Response, secrets: Secrets = ()) -> None:
         if response.status_code < 400:
             return
         raise self._error_from(response, secrets)
 
-    def _error_from(self, response: requests.Response, secrets: tuple[str, ...]) -> WebullError:
+    def _error_from(self, response: requests.Response, secrets: Secrets) -> WebullError:
         status = response.status_code
         request_id = response.headers.get("X-Request-Id")
         body = _json_or_none(response)
@@ -480,7 +491,7 @@ class Client:
             return _protocol_error(response, **common)
         return RequestError(f"the service refused the request (HTTP {status}){said}", **common)
 
-    def _json(self, response: requests.Response, secrets: tuple[str, ...] = ()) -> Any:
+    def _json(self, response: requests.Response, secrets: Secrets = ()) -> Any:
         self._raise_for_error(response, secrets)
         body = _json_or_none(response)
         if body is None:
@@ -541,7 +552,7 @@ class Client:
         params: signing.Query = None,
         json: Any = None,
         data: bytes | str | None = None,
-        token: str | None = None,
+        token: Secret | str | None = None,
         raise_for_status: bool = True,
     ) -> requests.Response:
         """Send any signed API request; errors are raised as typed ``WebullError``s."""
@@ -583,12 +594,16 @@ def _as_text(value: object) -> str | None:
     return None if value is None else str(value)
 
 
-def _scrub(text: str | None, secrets: tuple[str, ...]) -> str | None:
+def _reveal(value: Secret | str) -> str:
+    return value.reveal() if isinstance(value, Secret) else value
+
+
+def _scrub(text: str | None, secrets: Secrets) -> str | None:
     # A server that echoes the token back must not put it into our messages.
     if text:
         for secret in secrets:
             if secret:
-                text = text.replace(secret, mask_token(secret))
+                text = text.replace(_reveal(secret), mask_token(_reveal(secret)))
     return text
 
 

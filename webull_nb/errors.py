@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import hashlib
+import hmac
+
 __all__ = [
     "AuthenticationError",
     "ClockSkewError",
@@ -12,6 +15,7 @@ __all__ = [
     "RequestError",
     "Secret",
     "ServerError",
+    "StoreLockError",
     "TokenStateError",
     "TransportError",
     "WebullError",
@@ -30,6 +34,17 @@ class Secret:
     def reveal(self) -> str:
         """Return the secret itself, for the one place that needs it (signing)."""
         return self.__value
+
+    def matches(self, other: Secret | str | None) -> bool:
+        """Whether ``other`` holds the same value (compared in constant time)."""
+        if other is None:
+            return False
+        value = other.reveal() if isinstance(other, Secret) else other
+        return hmac.compare_digest(self.__value.encode("utf-8"), value.encode("utf-8"))
+
+    def digest(self) -> str:
+        """A one-way fingerprint of the value, to tell secrets apart without keeping them."""
+        return hashlib.sha256(self.__value.encode("utf-8")).hexdigest()
 
     def __repr__(self) -> str:
         """Never the value."""
@@ -82,6 +97,10 @@ class WebullError(Exception):
 
 class CredentialsError(WebullError):
     """No app key / secret could be found, or they are malformed."""
+
+
+class StoreLockError(WebullError):
+    """The token directory's lock stayed taken too long (another process may be stuck)."""
 
 
 class AuthenticationError(WebullError):

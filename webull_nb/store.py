@@ -2,8 +2,14 @@
 
 ``token.txt`` holds three lines (token, expires in epoch ms, status), exactly what
 ``webull-openapi-python-sdk`` reads and writes, so a token verified in a notebook is used by
-the SDK and the other way round. Our own fields (creation time, last use) live in a sidecar
-``token.meta.json`` that the SDK ignores.
+the SDK and the other way round. Our own fields (creation time, last use, which app key the
+token belongs to) live in a sidecar ``token.meta.json`` that the SDK ignores; the sidecar
+names the token it describes by a hash, so a sidecar left over from another write is ignored.
+
+Reading never raises: whatever is on disk (binary junk, a directory, a symlink, a 50 MB line,
+an expiry past the year 9999) is reported once in ``problem`` and treated as "no token".
+Writers must hold the account lock (``webull_nb.coordination``); readers need not, because
+every write replaces a whole file atomically.
 """
 
 from __future__ import annotations
@@ -12,7 +18,10 @@ import contextlib
 import hashlib
 import json
 import logging
+import math
 import os
+import re
+import stat
 import sys
 import tempfile
 from dataclasses import dataclass
@@ -20,15 +29,40 @@ from datetime import datetime, timezone
 from pathlib import Path
 
 from .errors import mask_token
+from .status import SERVICE_STATUSES
 
-__all__ = ["TOKEN_DIR_ENV", "StoredToken", "TokenStore", "default_token_dir"]
+__all__ = [
+    "TOKEN_DIR_ENV",
+    "StoredToken",
+    "TokenStore",
+    "default_token_dir",
+    "fingerprint",
+    "valid_token_text",
+]
 
 log = logging.getLogger(__name__)
 
 TOKEN_DIR_ENV = "WEBULL_OPENAPI_TOKEN_DIR"  # the official SDK's variable
 TOKEN_FILE = "token.txt"
 META_FILE = "token.meta.json"
-_STATUSES = ("PENDING", "NORMAL", "INVALID", "EXPIRED")
+TEMP_PREFIX = ".tmp-"
+# Real tokens are a few dozen characters; anything far longer is not a token, and reading
+# it whole into every request header would be a memory and log hazard.
+MAX_TOKEN_LENGTH = 1024
+MAX_FILE_BYTES = 64 * 1024
+_TOKEN_TEXT = re.compile(rf"[\x21-\x7e]{{1,{MAX_TOKEN_LENGTH}}}")
+_EXPIRES_TEXT = re.compile(r"[0-9]{1,17}")
+_STATUS_NAMES = frozenset(status.value for status in SERVICE_STATUSES)
+
+
+def valid_token_text(token: object) -> bool:
+    """Whether ``token`` can go into an HTTP header: printable ASCII, no spaces, sane length."""
+    return isinstance(token, str) and _TOKEN_TEXT.fullmatch(token) is not None
+
+
+def fingerprint(text: str) -> str:
+    """A short, one-way name for a token or app key, safe to write beside it."""
+    return hashlib.sha256(text.encode("utf-8")).hexdigest()[:32]
 
 
 @dataclass(frozen=True, repr=False)
@@ -40,6 +74,9 @@ class StoredToken:
     status: str
     created: datetime | None = None
     last_used: datetime | None = None
+    #: When token.txt was last written (its mtime): the best guess of ``created`` for a
+    #: token some other program (the official SDK) wrote without a sidecar.
+    written: datetime | None = None
 
     def __repr__(self) -> str:
         """Show the token masked."""
@@ -67,25 +104,40 @@ def default_token_dir(
     return _user_state_dir() / f"{environment}-{region}-{digest}"
 
 
-def _ms_to_datetime(value: int) -> datetime | None:
-    return datetime.fromtimestamp(value / 1000, tz=timezone.utc) if value > 0 else None
+def _epoch(value: object) -> datetime | None:
+    """A positive, finite epoch-seconds number as a datetime; anything else as None."""
+    if isinstance(value, bool) or not isinstance(value, (int, float)):
+        return None
+    if not math.isfinite(value) or value <= 0:
+        return None
+    try:
+        return datetime.fromtimestamp(value, tz=timezone.utc)
+    except (OverflowError, OSError, ValueError):
+        return None
 
 
 def _datetime_to_ms(value: datetime | None) -> int:
     return int(value.timestamp() * 1000) if value else 0
 
 
-def _parse_time(value: object) -> datetime | None:
-    if not isinstance(value, (int, float)) or value <= 0:
+def _stat_key(path: Path) -> tuple[int, int, int] | None:
+    try:
+        info = path.stat()
+    except OSError:
         return None
-    return datetime.fromtimestamp(value, tz=timezone.utc)
+    return (info.st_ino, info.st_size, info.st_mtime_ns)
 
 
 class TokenStore:
-    """Reads and writes one token directory; ``problem`` holds the last read failure, if any."""
+    """Reads and writes one token directory; ``problem`` holds the last read failure, if any.
 
-    def __init__(self, directory: str | os.PathLike[str]) -> None:
+    ``owner`` is the fingerprint of the app key using this store: a token whose sidecar names
+    another key is reported and never overwritten (two keys must not share one directory).
+    """
+
+    def __init__(self, directory: str | os.PathLike[str], owner: str | None = None) -> None:
         self.directory = Path(directory).expanduser().absolute()
+        self.owner = owner
         self.problem = ""
         self._reported: set[str] = set()
 
@@ -102,7 +154,7 @@ class TokenStore:
         chosen = token_dir or os.environ.get(TOKEN_DIR_ENV, "").strip() or None
         if chosen is None:
             chosen = default_token_dir(app_key, environment, region, base_url)
-        return cls(chosen)
+        return cls(chosen, owner=fingerprint(app_key))
 
     def __repr__(self) -> str:
         """Show where tokens live."""
@@ -118,6 +170,10 @@ class TokenStore:
         """The sidecar with fields the SDK does not know."""
         return self.directory / META_FILE
 
+    def signature(self) -> tuple[object, object]:
+        """A cheap fingerprint of both files' identity and age: it changes on every write."""
+        return (_stat_key(self.path), _stat_key(self.meta_path))
+
     def _report(self, message: str) -> None:
         # Reported once per distinct problem: a notebook re-reading a broken file every
         # second must not fill the log.
@@ -126,71 +182,153 @@ class TokenStore:
             self._reported.add(message)
             log.warning("%s", message)
 
-    def load(self) -> StoredToken | None:
-        """Return the stored token, or None (a corrupt or unreadable file counts as none)."""
-        self.problem = ""
+    def _corrupt(self, why: str) -> None:
+        self._report(f"the token file {self.path} {why}; ignoring it (a new token will replace it)")
+
+    # --- reading ------------------------------------------------------------------------------
+
+    def _read_token_file(self) -> tuple[bytes, os.stat_result] | None:
         try:
-            raw = self.path.read_bytes()
+            info = os.lstat(self.path)
         except FileNotFoundError:
             return None
         except OSError as exc:
             self._report(f"cannot read the token file {self.path}: {exc.strerror or exc}")
             return None
-        try:
-            lines = raw.decode("utf-8").splitlines()
-        except UnicodeDecodeError:
-            self._report(f"the token file {self.path} is not text; ignoring it")
+        if stat.S_ISLNK(info.st_mode):
+            # A link could make the store read, and later replace, some unrelated file.
+            self._corrupt("is a symbolic link")
             return None
-        token = lines[0].strip() if lines else ""
-        expires = lines[1].strip() if len(lines) > 1 else ""
-        status = lines[2].strip().upper() if len(lines) > 2 else ""
-        if not token or not expires.isdigit() or status not in _STATUSES:
+        if not stat.S_ISREG(info.st_mode):
             self._report(
-                f"the token file {self.path} is incomplete or corrupt; ignoring it "
-                "(a new token will replace it)"
+                f"cannot read the token file {self.path}: it is not a regular file; "
+                "move it away so a token can be stored"
             )
             return None
-        meta = self._load_meta()
+        if info.st_size > MAX_FILE_BYTES:
+            self._corrupt(f"is {info.st_size} bytes, far too large for a token")
+            return None
+        try:
+            with open(self.path, "rb") as handle:
+                return handle.read(MAX_FILE_BYTES + 1), info
+        except OSError as exc:
+            self._report(f"cannot read the token file {self.path}: {exc.strerror or exc}")
+            return None
+
+    def load(self) -> StoredToken | None:
+        """Return the stored token, or None (a corrupt or unreadable file counts as none)."""
+        self.problem = ""
+        read = self._read_token_file()
+        if read is None:
+            return None
+        raw, info = read
+        try:
+            # utf-8-sig: an editor on Windows may have added a byte order mark.
+            lines = raw.decode("utf-8-sig").splitlines()
+        except UnicodeDecodeError:
+            self._corrupt("is not text")
+            return None
+        if len(lines) < 3:
+            self._corrupt("is incomplete (it needs token, expiry and status lines)")
+            return None
+        token, expires_text, status = (line.strip() for line in lines[:3])
+        status = status.upper()
+        if not valid_token_text(token):
+            self._corrupt(
+                "holds a token that is not printable ASCII of at most "
+                f"{MAX_TOKEN_LENGTH} characters"
+            )
+            return None
+        if _EXPIRES_TEXT.fullmatch(expires_text) is None:
+            self._corrupt("has an unreadable expiry line")
+            return None
+        expires = _epoch(int(expires_text) / 1000)
+        if expires is None and int(expires_text) != 0:
+            self._corrupt("has an expiry outside any sensible date")
+            return None
+        if status not in _STATUS_NAMES:
+            self._corrupt(f"has an unknown status {status[:20]!r}")
+            return None
+        meta = self._load_meta(token)
+        if meta is None:
+            return None
         return StoredToken(
             token=token,
-            expires=_ms_to_datetime(int(expires)),
+            expires=expires,
             status=status,
-            created=_parse_time(meta.get("created")),
-            last_used=_parse_time(meta.get("last_used")),
+            created=_epoch(meta.get("created")),
+            last_used=_epoch(meta.get("last_used")),
+            written=_epoch(info.st_mtime),
         )
 
-    def _load_meta(self) -> dict[str, object]:
+    def _load_meta(self, token: str) -> dict[str, object] | None:
+        """The sidecar of ``token`` ({} when absent or stale); None when another key owns it."""
         try:
-            value = json.loads(self.meta_path.read_text(encoding="utf-8"))
-        except (OSError, ValueError):
+            with open(self.meta_path, "rb") as handle:
+                value = json.loads(handle.read(MAX_FILE_BYTES).decode("utf-8"))
+        except (OSError, ValueError, RecursionError):
             return {}
-        return value if isinstance(value, dict) else {}
+        if not isinstance(value, dict) or value.get("token") != fingerprint(token):
+            return {}  # written for another token (say, before the SDK replaced token.txt)
+        owner = value.get("app_key")
+        if self.owner and isinstance(owner, str) and owner != self.owner:
+            hint = value.get("app_key_hint")
+            self._report(
+                f"the token in {self.directory} belongs to another app key "
+                f"({hint if isinstance(hint, str) else 'unknown'}); it is left alone. "
+                "Give each app key its own directory: Session(token_dir=...) or "
+                f"{TOKEN_DIR_ENV} per key"
+            )
+            return None
+        return value
 
-    def _write_atomic(self, path: Path, data: bytes) -> None:
+    # --- writing (callers hold the account lock) ------------------------------------------------
+
+    def _write_atomic(self, path: Path, data: bytes, durable: bool = True) -> None:
         self.directory.mkdir(mode=0o700, parents=True, exist_ok=True)
         with contextlib.suppress(OSError):
             os.chmod(self.directory, 0o700)
         # mkstemp creates the file 0600 and in the same directory, so os.replace is atomic.
-        fd, tmp = tempfile.mkstemp(prefix=".tmp-", dir=self.directory)
+        fd, tmp = tempfile.mkstemp(prefix=TEMP_PREFIX, dir=self.directory)
         try:
             with os.fdopen(fd, "wb") as handle:
                 handle.write(data)
-                handle.flush()
-                os.fsync(handle.fileno())
+                if durable:
+                    handle.flush()
+                    os.fsync(handle.fileno())
             os.replace(tmp, path)
         except BaseException:
             with contextlib.suppress(OSError):
                 os.unlink(tmp)
             raise
 
-    def save(self, token: StoredToken) -> bool:
+    def write_private(self, name: str, data: bytes) -> None:
+        """Replace one small file of this directory atomically, 0600 (the rate ledger's use)."""
+        self._write_atomic(self.directory / name, data, durable=False)
+
+    def remove_temp_files(self) -> int:
+        """Remove what interrupted writes left behind; return how many (needs the lock)."""
+        removed = 0
+        with contextlib.suppress(OSError):
+            for entry in self.directory.glob(TEMP_PREFIX + "*"):
+                with contextlib.suppress(OSError):
+                    entry.unlink()
+                    removed += 1
+        return removed
+
+    def save(self, token: StoredToken, app_key_hint: str = "") -> bool:
         """Store ``token`` unless that would replace a different, still-NORMAL token.
 
         Returns whether it was written. A stored NORMAL token is only ever replaced by a
         NORMAL one, or by news about itself (say, that it went INVALID): a create that
-        never got verified must not cost the user a good token.
+        never got verified must not cost the user a good token. A token of another app key
+        is never replaced.
         """
+        if not valid_token_text(token.token):
+            raise ValueError("refusing to store a token that cannot go into a header")
         current = self.load()
+        if current is None and self.problem and "another app key" in self.problem:
+            return False
         if (
             current is not None
             and current.status == "NORMAL"
@@ -199,26 +337,36 @@ class TokenStore:
         ):
             return False
         text = f"{token.token}\n{_datetime_to_ms(token.expires)}\n{token.status}\n"
-        self._write_atomic(self.path, text.encode("utf-8"))
-        self._write_meta(token.created, token.last_used)
+        self._write_atomic(self.path, text.encode("ascii"))
+        self._write_meta(token.token, token.created, token.last_used, app_key_hint)
         return True
 
-    def _write_meta(self, created: datetime | None, last_used: datetime | None) -> None:
+    def _write_meta(
+        self, token: str, created: datetime | None, last_used: datetime | None, hint: str
+    ) -> None:
         meta = {
+            "token": fingerprint(token),
             "created": created.timestamp() if created else None,
             "last_used": last_used.timestamp() if last_used else None,
+            "app_key": self.owner,
+            "app_key_hint": hint or None,
             "written_by": "webull-nb",
         }
         self._write_atomic(self.meta_path, json.dumps(meta).encode("utf-8"))
 
-    def touch(self, token: str, last_used: datetime) -> None:
+    def touch(self, token: str, last_used: datetime, app_key_hint: str = "") -> None:
         """Record a use of ``token`` (the 15-day idle clock) if it is the stored one."""
         current = self.load()
         if current is not None and current.token == token:
-            self._write_meta(current.created, last_used)
+            self._write_meta(token, current.created, last_used, app_key_hint)
 
     def clear(self) -> None:
-        """Remove the stored token and its sidecar."""
+        """Remove every file that holds the token: token.txt, its sidecar, interrupted writes."""
         for path in (self.path, self.meta_path):
-            with contextlib.suppress(FileNotFoundError):
+            try:
                 path.unlink()
+            except FileNotFoundError:
+                pass
+            except OSError as exc:
+                self._report(f"cannot remove {path}: {exc.strerror or exc}")
+        self.remove_temp_files()

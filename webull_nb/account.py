@@ -1,0 +1,540 @@
+"""One account's token lifecycle, shared by every Session of a process and, through the token
+directory, by every process: one SMS per create, one 5-minute window, one rate budget.
+
+An account is one token directory: by default one per (app key, environment, region), or per
+explicit endpoint (see ``store.TokenStore.for_session``). Sessions of one process with the same
+credentials share one ``Account`` object (``open_account``); processes share the directory's
+files (``coordination``): a create lock for single flight, a rate ledger, a poll lease, and
+the store itself, which every process watches and adopts.
+
+Threading model (which thread writes which state)
+--------------------------------------------------
+The state is one immutable ``TokenState`` in ``Account._state``. It is replaced only by
+``_publish``, with ``Account._lock`` held, and every replacement bumps ``version``. It is
+written by exactly three kinds of thread:
+
+* the caller's thread (a cell, a panel action, the terminal command): ``create``, ``check``,
+  ``forget``, ``note_use``, ``note_error``;
+* the account's poller thread (``poller.Poller``, at most one per account per process, and
+  polling only while it holds the account's lease): check answers, ``poll_failed``,
+  ``expire_locally``;
+* the process's store-watcher thread (``coordination.StoreWatcher``): ``reload`` when the
+  token files changed on disk (another kernel, the terminal command, the official SDK).
+
+Listeners (Sessions) are called after the lock is released, on the publishing thread; each
+keeps only snapshots newer than the last it applied, so a snapshot delivered late is dropped.
+An answer or error of the poller about a token that is no longer the current one is dropped
+under the lock (the token is compared), so a stopped poller can never write. Lock order:
+create lock, then store lock (a file lock), then ``Account._lock``; no code holding
+``Account._lock`` takes a file lock or calls a listener.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+import math
+import threading
+import time
+import uuid
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field, replace
+from datetime import datetime, timezone
+from typing import Any
+
+from . import endpoints
+from .client import Client, TokenInfo
+from .coordination import CREATE_LOCK_FILE, AccountLock, RateLedger, watcher
+from .errors import RateLimitError, Secret, StoreLockError, TokenStateError, mask_token
+from .poller import POLL_INTERVAL, Poller
+from .status import TokenStatus, verification_deadline
+from .store import StoredToken, TokenStore
+
+__all__ = ["Account", "TokenState", "open_account"]
+
+log = logging.getLogger(__name__)
+
+TOUCH_EVERY = 60.0
+CREATE_LOCK_TIMEOUT = 60.0
+MAX_CHECK_WAITS = 5
+
+_STATUS_ERRORS = {
+    "EXPIRED": "the token expired before it was approved: create a new one",
+    "INVALID": "the token is no longer valid (unused for 15 days, or replaced): create a new one",
+}
+
+
+def _utc(epoch: float) -> datetime:
+    return datetime.fromtimestamp(epoch, tz=timezone.utc)
+
+
+@dataclass(frozen=True)
+class TokenState:
+    """A snapshot of an account's token, as every view shows it (the token itself boxed)."""
+
+    status: str = TokenStatus.NONE.value
+    token: Secret | None = field(default=None, repr=False, compare=False)
+    token_hint: str = ""
+    created: datetime | None = None
+    deadline: datetime | None = None
+    expires: datetime | None = None
+    last_used: datetime | None = None
+    restored: bool = False
+    error: str = ""
+    checks_made: int = 0
+    version: int = 0
+
+
+_NO_TOKEN: dict[str, Any] = dict(
+    status=TokenStatus.NONE.value,
+    token=None,
+    token_hint="",
+    created=None,
+    deadline=None,
+    expires=None,
+    last_used=None,
+    restored=False,
+)
+
+
+class Account:
+    """The token of one account: single flight, shared budget, one poller, the store as truth."""
+
+    def __init__(
+        self,
+        app_key: str,
+        app_secret: Secret,
+        endpoint: endpoints.Endpoint,
+        store: TokenStore,
+        *,
+        algorithm: str = "HMAC-SHA1",
+        timeout: float | tuple[float, float] = (5.0, 15.0),
+        clock: Callable[[], float] = time.time,
+        poll_interval: float = POLL_INTERVAL,
+    ) -> None:
+        self.store = store
+        self.lock = AccountLock(store.directory)
+        self.create_lock = AccountLock(store.directory, CREATE_LOCK_FILE)
+        self.ledger = RateLedger(store, self.lock)
+        self.client = Client(
+            app_key,
+            app_secret,
+            endpoint=endpoint,
+            algorithm=algorithm,
+            timeout=timeout,
+            wait_for_rate_limit=False,
+            clock=clock,
+            limiters=(self.ledger.limiter("create"), self.ledger.limiter("check")),
+        )
+        self.app_key_hint = mask_token(app_key)
+        self.token_check_enabled: bool | None = None
+        self.closed = False
+        self._lock = threading.RLock()
+        self._state = TokenState()
+        self._seen: object = None
+        self._listeners: list[Callable[[TokenState], None]] = []
+        self._owner = uuid.uuid4().hex  # this object's name in the poll lease
+        self._last_touch = -math.inf
+        self._users = 0
+        self.poller = Poller(self, poll_interval)
+        with contextlib.suppress(StoreLockError), self.lock.hold():
+            self.store.remove_temp_files()  # what a killed writer left behind
+        self.reload(force=True)
+        watcher.add(self)
+
+    def __repr__(self) -> str:
+        """Show where the token lives and its state; never the token."""
+        state = self._state
+        return f"<Account {state.status} {state.token_hint or '(no token)'} in {self.store}>"
+
+    # --- state and listeners ------------------------------------------------------------------
+
+    @property
+    def state(self) -> TokenState:
+        """The current snapshot."""
+        return self._state
+
+    def now(self) -> float:
+        """The server's estimated time, epoch seconds."""
+        return self.client.now()
+
+    def subscribe(self, listener: Callable[[TokenState], None]) -> TokenState:
+        """Call ``listener(state)`` after every change; return the state now."""
+        with self._lock:
+            self._listeners.append(listener)
+            return self._state
+
+    def unsubscribe(self, listener: Callable[[TokenState], None]) -> None:
+        """Stop calling ``listener``."""
+        with self._lock, contextlib.suppress(ValueError):
+            self._listeners.remove(listener)
+
+    def _publish(self, **changes: Any) -> TokenState:
+        # Callers hold self._lock: this is the one place the state changes.
+        self._state = replace(self._state, version=self._state.version + 1, **changes)
+        return self._state
+
+    def _notify(self, state: TokenState) -> None:
+        for listener in list(self._listeners):
+            try:
+                listener(state)
+            except Exception:  # a broken view must not break the account for the others
+                log.exception("webull-nb: a token state listener failed")
+
+    def _after(self, state: TokenState) -> None:
+        self._notify(state)
+        if state.status == TokenStatus.PENDING:
+            self.poller.ensure()
+            watcher.wake()  # the fast pace while a token is PENDING
+
+    def note_error(self, message: str) -> None:
+        """Show a user-facing message in every view of this account."""
+        with self._lock:
+            state = self._publish(error=str(message))
+        self._notify(state)
+
+    # --- the store as the shared truth --------------------------------------------------------
+
+    def store_signature(self) -> object:
+        """The store's signature when this account last read or wrote it."""
+        return self._seen
+
+    def current_signature(self) -> object:
+        """The store's signature on disk now."""
+        return self.store.signature()
+
+    def watch_fast(self) -> bool:
+        """Whether a change is expected soon: a token is PENDING."""
+        return self._state.status == TokenStatus.PENDING
+
+    def reload(self, force: bool = False) -> None:
+        """Adopt what the store holds, if it changed since this account last looked."""
+        with self._lock:
+            signature = self.store.signature()
+            if signature == self._seen and not force:
+                return
+            stored = self.store.load()
+            self._seen = signature
+            fields = self._fields_from_store(stored)
+            current = self._state
+            same_token = (
+                current.token.matches(fields["token"])
+                if current.token is not None
+                else fields["token"] is None
+            )
+            if same_token and all(
+                getattr(current, name) == fields[name]
+                for name in ("status", "expires", "last_used", "error")
+            ):
+                return
+            state = self._publish(**fields)
+        self._after(state)
+
+    def _fields_from_store(self, stored: StoredToken | None) -> dict[str, Any]:
+        problem = self.store.problem
+        if stored is None:
+            return {**_NO_TOKEN, "error": problem}
+        status = stored.status
+        # A token the official SDK wrote has no sidecar: its file's age is the best guess.
+        created = stored.created or stored.written
+        deadline = None
+        if status == TokenStatus.PENDING:
+            deadline = verification_deadline(
+                created.timestamp() if created else 0.0, stored.expires
+            )
+            if deadline.timestamp() <= self.now():
+                status, deadline = TokenStatus.EXPIRED.value, None
+        return dict(
+            status=status,
+            token=Secret(stored.token),
+            token_hint=mask_token(stored.token),
+            created=created,
+            deadline=deadline,
+            expires=stored.expires,
+            last_used=stored.last_used,
+            restored=True,
+            error=problem,
+        )
+
+    # --- the lifecycle ------------------------------------------------------------------------
+
+    def token_check(self) -> bool:
+        """Whether the service wants access tokens here (asked once, then remembered)."""
+        if self.token_check_enabled is None:
+            config = self.client.config()
+            self.token_check_enabled = bool(config.get("token_check_enabled", False))
+        return self.token_check_enabled
+
+    def _joinable(self, state: TokenState) -> bool:
+        if state.token is None:
+            return False
+        if state.status == TokenStatus.NORMAL:
+            return True
+        return (
+            state.status == TokenStatus.PENDING
+            and state.deadline is not None
+            and state.deadline.timestamp() > self.now()
+        )
+
+    def create(self, force: bool = False) -> TokenState:
+        """Create a token, or join the account's PENDING or NORMAL one (no new SMS).
+
+        At most one create is in flight per account, across threads and processes; whoever
+        waited for it then finds its token in the store and joins it. ``force`` asks for a
+        new token even while the current one is PENDING (it still joins a token that someone
+        else created after this call began).
+        """
+        replacing = self._state.token if force else None
+        with self.create_lock.hold(timeout=CREATE_LOCK_TIMEOUT):
+            with contextlib.suppress(StoreLockError), self.lock.hold():
+                self.store.remove_temp_files()
+            self.reload()
+            state = self._state
+            asked_to_replace = replacing is not None and replacing.matches(state.token)
+            if self._joinable(state) and not asked_to_replace:
+                return state
+            info = self.client.create_token()
+            return self._adopt_answer(info, fresh=True)
+
+    def check(self, wait: bool = False) -> TokenState:
+        """Check the current token now (``wait``: until the shared budget has room)."""
+        token = self._state.token
+        if token is None:
+            raise TokenStateError("there is no token to check: create one first")
+        for _ in range(MAX_CHECK_WAITS):
+            delay = self.ledger.wait_time("check") if wait else 0.0
+            if delay > 0:
+                time.sleep(delay)
+            try:
+                info = self._send_check(token)
+            except RateLimitError as exc:
+                if not wait or exc.http_status is not None:
+                    raise
+                continue  # another process took the slot first
+            return self._adopt_answer(info, expected=token)
+        raise RateLimitError(
+            "token checks stay at the limit of 10 per 30 s: other processes use this "
+            "account's budget; try again shortly",
+            retry_after=self.ledger.wait_time("check"),
+            error_code="TOO_MANY_REQUESTS",
+        )
+
+    def _send_check(self, token: Secret) -> TokenInfo:
+        sent = True
+        try:
+            return self.client.check_token(token.reveal())
+        except RateLimitError as exc:
+            sent = exc.http_status is not None  # refused here, before anything was sent
+            raise
+        finally:
+            if sent:
+                with self._lock:
+                    state = self._publish(checks_made=self._state.checks_made + 1)
+                self._notify(state)
+
+    @contextlib.contextmanager
+    def _store_lock_or_note(self) -> Iterator[list[str]]:
+        # An answer from the service must never be lost to a stuck lock: without the lock
+        # it is still shown, just not stored.
+        problems: list[str] = []
+        held = contextlib.ExitStack()
+        try:
+            held.enter_context(self.lock.hold())
+        except StoreLockError as exc:
+            problems.append(str(exc))
+        with held:
+            yield problems
+
+    def _adopt_answer(
+        self, info: TokenInfo, *, expected: Secret | None = None, fresh: bool = False
+    ) -> TokenState:
+        """Take a token API answer as the new truth and store it (a stale answer is dropped)."""
+        with self._store_lock_or_note() as problems, self._lock:
+            current = self._state
+            if not fresh and (expected is None or not expected.matches(current.token)):
+                return current  # about a token since replaced or forgotten
+            same = current.token is not None and current.token.matches(info.token)
+            created = current.created if same else _utc(self.now())
+            last_used = current.last_used if same else None
+            status = info.status.value
+            deadline = None
+            if status == TokenStatus.PENDING:
+                start = created.timestamp() if created else self.now()
+                deadline = verification_deadline(start, info.expires)
+            if not problems:
+                problems.append(self._persist(info, created, last_used))
+            self._seen = self.store.signature()
+            state = self._publish(
+                status=status,
+                token=Secret(info.token),
+                token_hint=mask_token(info.token),
+                created=created,
+                deadline=deadline,
+                expires=info.expires,
+                last_used=last_used,
+                restored=False,
+                error=problems[0] or _STATUS_ERRORS.get(status, ""),
+            )
+        self._after(state)
+        return state
+
+    def _persist(
+        self, info: TokenInfo, created: datetime | None, last_used: datetime | None
+    ) -> str:
+        """Store the answer; return a user-facing problem, or empty."""
+        stored = StoredToken(info.token, info.expires, info.status.value, created, last_used)
+        try:
+            saved = self.store.save(stored, self.app_key_hint)
+        except (OSError, ValueError) as exc:
+            return f"could not save the token in {self.store.directory}: {exc}"
+        return "" if saved else self.store.problem
+
+    def forget(self) -> None:
+        """Drop the token here, in the store and for every process (no revoke call exists)."""
+        with self._store_lock_or_note() as problems, self._lock:
+            if not problems:
+                self.store.clear()
+            self._seen = self.store.signature()
+            state = self._publish(**_NO_TOKEN, error=problems[0] if problems else "")
+        self.release_lease()
+        self._after(state)
+
+    def note_use(self) -> None:
+        """Record a successful use of the token (the 15-day idle clock), stored once a minute."""
+        now = self.now()
+        with self._lock:
+            token = self._state.token
+            state = self._publish(last_used=_utc(now))
+            touch = token is not None and now - self._last_touch >= TOUCH_EVERY
+            if touch:
+                self._last_touch = now
+        self._notify(state)
+        if touch and token is not None:
+            with contextlib.suppress(OSError, StoreLockError), self.lock.hold():
+                self.store.touch(token.reveal(), _utc(now), self.app_key_hint)
+                with self._lock:
+                    self._seen = self.store.signature()
+
+    # --- what the poller drives (poller.PollTarget) ---------------------------------------------
+
+    def pending(self) -> tuple[Secret, float] | None:
+        """The PENDING token and the seconds left in its window, or None."""
+        state = self._state
+        if state.status != TokenStatus.PENDING or state.token is None or state.deadline is None:
+            return None
+        return state.token, state.deadline.timestamp() - self.now()
+
+    def claim_lease(self, duration: float) -> float:
+        """0 when this account may poll now, else the seconds another process holds the lease."""
+        try:
+            return self.ledger.claim_lease(self._owner, duration)
+        except StoreLockError:
+            return 1.0
+
+    def release_lease(self) -> None:
+        """Give up the poll lease if held."""
+        self.ledger.release_lease(self._owner)
+
+    def check_delay(self, interval: float) -> float:
+        """Seconds until a check is due: ``interval`` after the last one of any process."""
+        return max(0.0, interval - self.ledger.since_last("check"))
+
+    def rate_wait(self) -> float:
+        """Seconds until the shared budget allows a check."""
+        return self.ledger.wait_time("check")
+
+    def poll_check(self, token: Secret) -> None:
+        """Check ``token`` once and adopt the answer."""
+        self._adopt_answer(self._send_check(token), expected=token)
+
+    def _guarded(self, token: Secret, **changes: Any) -> None:
+        with self._lock:
+            state = self._state
+            if state.status != TokenStatus.PENDING or not token.matches(state.token):
+                return  # the poller was about a token that is gone
+            state = self._publish(**changes)
+        self._notify(state)
+
+    def poll_failed(self, token: Secret, message: str) -> None:
+        """Show a poller failure, unless its token is no longer the PENDING one."""
+        self._guarded(token, error=message)
+
+    def expire_locally(self, token: Secret) -> None:
+        """Mark ``token`` EXPIRED: the window passed without an answer."""
+        self._guarded(
+            token,
+            status=TokenStatus.EXPIRED.value,
+            deadline=None,
+            error="the verification window passed without an answer: create a new token",
+        )
+
+    def check_soon(self) -> None:
+        """Have the poller check at the earliest moment the shared budget allows."""
+        if self._state.status == TokenStatus.PENDING:
+            self.poller.check_soon()
+
+    # --- lifetime -----------------------------------------------------------------------------
+
+    def close(self) -> None:
+        """Stop polling and watching, give up the lease, close connections; the store stays."""
+        self.closed = True
+        self.poller.close()
+        watcher.discard(self)
+        self.release_lease()
+        self.client.close()
+
+
+_accounts: dict[tuple[object, ...], Account] = {}
+_accounts_lock = threading.Lock()
+
+
+def open_account(
+    app_key: str,
+    app_secret: Secret,
+    endpoint: endpoints.Endpoint,
+    store: TokenStore,
+    *,
+    algorithm: str = "HMAC-SHA1",
+    timeout: float | tuple[float, float] = (5.0, 15.0),
+    clock: Callable[[], float] = time.time,
+    poll_interval: float = POLL_INTERVAL,
+) -> Account:
+    """Return this process's ``Account`` for these credentials and store (shared, counted)."""
+    key = (
+        str(store.directory),
+        app_key,
+        app_secret.digest(),
+        endpoint,
+        algorithm,
+        timeout,
+        id(clock),
+        poll_interval,
+    )
+    with _accounts_lock:
+        account = _accounts.get(key)
+        if account is None or account.closed:
+            account = Account(
+                app_key,
+                app_secret,
+                endpoint,
+                store,
+                algorithm=algorithm,
+                timeout=timeout,
+                clock=clock,
+                poll_interval=poll_interval,
+            )
+            _accounts[key] = account
+        account._users += 1
+        return account
+
+
+def release_account(account: Account) -> None:
+    """Drop one user of ``account``; the last one closes it."""
+    with _accounts_lock:
+        account._users -= 1
+        if account._users > 0:
+            return
+        for key, value in list(_accounts.items()):
+            if value is account:
+                del _accounts[key]
+    account.close()

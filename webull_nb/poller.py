@@ -1,0 +1,167 @@
+"""The background check of a PENDING token: one thread per account per process, and of all
+the processes that watch one token only the holder of the account's poll lease checks it.
+
+The others read its results from the store (``coordination.StoreWatcher``), so N kernels cost
+the service what one does, and if the holder dies its lease runs out and another takes over.
+It knows nothing of traitlets or widgets: it drives a ``PollTarget`` (an ``account.Account``).
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+from typing import Protocol
+
+from .errors import (
+    AuthenticationError,
+    InvalidTokenError,
+    RateLimitError,
+    Secret,
+    WebullError,
+)
+
+__all__ = ["POLL_INTERVAL", "PollTarget", "Poller"]
+
+# 10 checks per 30 s is the service's limit; the ledger adds its safety margin on top.
+POLL_INTERVAL = 3.0
+MAX_BACKOFF = 30.0
+# After the deadline, one last check confirms EXPIRED; past this grace we stop asking.
+DEADLINE_GRACE = 10.0
+# The holder renews its lease at least this often, so a lease outlives a sleep between checks.
+MAX_NAP = 2.0
+
+
+class PollTarget(Protocol):
+    """What the poller needs of an account."""
+
+    def pending(self) -> tuple[Secret, float] | None:
+        """The PENDING token and the seconds left in its window, or None."""
+
+    def claim_lease(self, duration: float) -> float:
+        """0 when this process may poll now, else the seconds another holds the lease."""
+
+    def release_lease(self) -> None:
+        """Give the lease up (no-op when not held)."""
+
+    def check_delay(self, interval: float) -> float:
+        """Seconds until the next check is due and allowed by the shared ledger."""
+
+    def rate_wait(self) -> float:
+        """Seconds until the shared ledger allows a check at all."""
+
+    def poll_check(self, token: Secret) -> None:
+        """Check ``token`` once and adopt the answer (dropped if the token was replaced)."""
+
+    def poll_failed(self, token: Secret, message: str) -> None:
+        """Show a failure, unless ``token`` is no longer the PENDING one."""
+
+    def expire_locally(self, token: Secret) -> None:
+        """Mark ``token`` EXPIRED: its window passed with no answer."""
+
+
+class Poller:
+    """Checks one account's PENDING token every ``interval`` seconds, within the rate limit."""
+
+    def __init__(self, target: PollTarget, interval: float = POLL_INTERVAL) -> None:
+        self.target = target
+        self.interval = max(0.0, float(interval))
+        self.lease_seconds = max(3 * self.interval, 3 * MAX_NAP)
+        self._lock = threading.Lock()
+        self._wake = threading.Event()
+        self._urgent = False
+        self._closed = False
+        self._thread: threading.Thread | None = None
+
+    def ensure(self) -> None:
+        """Start the thread if it is not running (it ends by itself when nothing is PENDING)."""
+        with self._lock:
+            if self._closed:
+                return
+            if self._thread is not None and self._thread.is_alive():
+                self._wake.set()
+                return
+            # A thread, not an asyncio task: a task on the kernel's loop freezes while a cell
+            # runs plain Python, and checks must go on.
+            self._thread = threading.Thread(
+                target=self._run, name="webull-nb-token-poller", daemon=True
+            )
+            self._thread.start()
+
+    def check_soon(self) -> None:
+        """Check at the earliest moment the shared ledger allows, lease or not."""
+        self._urgent = True
+        self.ensure()
+        self._wake.set()
+
+    def wake(self) -> None:
+        """Look at the account's state again now."""
+        self._wake.set()
+
+    def close(self) -> None:
+        """Stop for good; a check in flight finishes and its answer is dropped if stale."""
+        with self._lock:
+            self._closed = True
+        self._wake.set()
+
+    @property
+    def alive(self) -> bool:
+        """Whether the thread is running."""
+        thread = self._thread
+        return thread is not None and thread.is_alive()
+
+    def _nap(self, seconds: float) -> None:
+        self._wake.wait(min(max(seconds, 0.0), MAX_NAP))
+        self._wake.clear()
+
+    def _run(self) -> None:
+        failures = 0
+        backoff_until = 0.0
+        try:
+            while not self._closed:
+                pending = self.target.pending()
+                if pending is None:
+                    return
+                token, left = pending
+                if left <= -DEADLINE_GRACE:
+                    self.target.expire_locally(token)
+                    return
+                urgent = self._urgent
+                lease_wait = self.target.claim_lease(self.lease_seconds)
+                if lease_wait > 0 and not urgent:
+                    # Another process polls; the store watcher brings its results here.
+                    self._nap(lease_wait + 0.05)
+                    continue
+                if urgent:
+                    delay = self.target.rate_wait()
+                else:
+                    delay = max(
+                        self.target.check_delay(self.interval), backoff_until - time.monotonic()
+                    )
+                    if left > 0:
+                        delay = min(delay, left + 0.05)  # wake at the deadline to confirm
+                    delay = max(delay, self.target.rate_wait())
+                if delay > 0:
+                    self._nap(delay)
+                    continue
+                self._urgent = False
+                try:
+                    self.target.poll_check(token)
+                except RateLimitError as exc:
+                    backoff_until = time.monotonic() + max(exc.retry_after, 1.0)
+                    continue
+                except InvalidTokenError:
+                    continue  # the next check reports the token's status
+                except AuthenticationError as exc:
+                    self.target.poll_failed(token, f"Checking the token failed: {exc}")
+                    return
+                except WebullError as exc:
+                    failures += 1
+                    pause = min(MAX_BACKOFF, max(self.interval, 1.0) * 2**failures)
+                    backoff_until = time.monotonic() + pause
+                    self.target.poll_failed(
+                        token, f"Checking the token failed: {exc} (retrying in {pause:.0f} s)"
+                    )
+                    continue
+                failures = 0
+        finally:
+            self.target.release_lease()

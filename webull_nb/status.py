@@ -1,0 +1,52 @@
+"""The one vocabulary of token states: the service's four, plus NONE for "no token here"."""
+
+from __future__ import annotations
+
+import enum
+from datetime import datetime, timedelta, timezone
+
+__all__ = [
+    "FINAL",
+    "IDLE_LIFETIME",
+    "SERVICE_STATUSES",
+    "STATUSES",
+    "VERIFICATION_WINDOW",
+    "TokenStatus",
+    "verification_deadline",
+]
+
+
+class TokenStatus(str, enum.Enum):
+    """Lifecycle states of an access token; NONE is ours (no token yet), the rest the service's."""
+
+    NONE = "NONE"
+    PENDING = "PENDING"
+    NORMAL = "NORMAL"
+    INVALID = "INVALID"
+    EXPIRED = "EXPIRED"
+
+
+#: What the token API answers and what ``token.txt`` may hold, in the service's numeric order.
+SERVICE_STATUSES: tuple[TokenStatus, ...] = (
+    TokenStatus.PENDING,
+    TokenStatus.NORMAL,
+    TokenStatus.INVALID,
+    TokenStatus.EXPIRED,
+)
+#: Every state as a plain string, for traits and synced widget state.
+STATUSES: tuple[str, ...] = tuple(status.value for status in TokenStatus)
+#: States that no amount of waiting changes.
+FINAL = frozenset({TokenStatus.NORMAL, TokenStatus.INVALID, TokenStatus.EXPIRED})
+
+#: How long a PENDING token waits for approval in the Webull App.
+VERIFICATION_WINDOW = 300.0
+#: How long a NORMAL token lives unused.
+IDLE_LIFETIME = timedelta(days=15)
+
+
+def verification_deadline(start: float, expires: datetime | None) -> datetime:
+    """End of the window to approve a token created at ``start``, never past its ``expires``."""
+    end = start + VERIFICATION_WINDOW
+    if expires is not None:
+        end = min(end, expires.timestamp())
+    return datetime.fromtimestamp(end, tz=timezone.utc)
