@@ -22,6 +22,7 @@ import contextlib
 import json
 import logging
 import math
+import os
 import threading
 import time
 import weakref
@@ -204,7 +205,7 @@ class RateLedger:
                 until = lease.get("until")
                 if isinstance(until, (int, float)) and now < until <= now + 10 * duration:
                     return until - now
-            data["poller"] = {"owner": owner, "until": now + duration}
+            data["poller"] = {"owner": owner, "pid": os.getpid(), "until": now + duration}
             self._write(data)
             return 0.0
 

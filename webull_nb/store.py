@@ -310,7 +310,7 @@ class TokenStore:
         """Remove what interrupted writes left behind; return how many (needs the lock)."""
         removed = 0
         with contextlib.suppress(OSError):
-            for entry in self.directory.glob(TEMP_PREFIX + "*"):
+            for entry in list(self.directory.glob(TEMP_PREFIX + "*")):
                 with contextlib.suppress(OSError):
                     entry.unlink()
                     removed += 1

@@ -1,0 +1,67 @@
+"""A separate process using one account, for tests and benchmarks: prints JSON lines.
+
+    python tests/account_worker.py URL TOKEN_DIR ACTION [N]
+
+ACTION: ``ensure`` (the setup cell: ensure_token, then report when NORMAL), ``checks N``
+(N manual checks, reporting each outcome), ``watch`` (report every status change until
+NORMAL), ``create`` (one create_token). Every status change is printed as
+``{"event": "status", "status": ..., "t": <wall clock>}``; the process waits for a line on
+stdin (or EOF) before it starts, so a test can start several at the same moment.
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+import threading
+import time
+
+from webull_nb.errors import RateLimitError, WebullError
+from webull_nb.session import Session
+from webull_nb.simulator import DEMO_APP_KEY, DEMO_APP_SECRET
+
+
+def emit(**fields: object) -> None:
+    """Print one JSON event line."""
+    print(json.dumps({"t": time.time(), **fields}), flush=True)
+
+
+def main() -> int:
+    """Run one action against the account and report."""
+    url, token_dir, action = sys.argv[1:4]
+    count = int(sys.argv[4]) if len(sys.argv) > 4 else 1
+    session = Session(DEMO_APP_KEY, DEMO_APP_SECRET, endpoint=url, token_dir=token_dir)
+    normal = threading.Event()
+
+    def on_status(change: dict) -> None:
+        emit(event="status", status=change["new"])
+        if change["new"] == "NORMAL":
+            normal.set()
+
+    session.observe(on_status, names=["status"])
+    emit(event="ready", status=session.status)
+    sys.stdin.readline()  # start together
+    try:
+        if action == "ensure":
+            emit(event="done", status=session.ensure_token(timeout=60))
+        elif action == "create":
+            emit(event="done", status=session.create_token())
+        elif action == "checks":
+            for _ in range(count):
+                try:
+                    emit(event="check", status=session.check_token())
+                except RateLimitError as exc:
+                    emit(event="limited", sent=exc.http_status is not None)
+        elif action == "watch":
+            normal.wait(60)
+            emit(event="done", status=session.status)
+    except WebullError as exc:
+        emit(event="error", message=str(exc))
+        return 1
+    finally:
+        session.close()
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
