@@ -21,25 +21,22 @@ import time
 from collections.abc import Callable
 from datetime import datetime, timezone
 from typing import Any
-from urllib.parse import parse_qsl
 
-import requests
 import traitlets
 
 from . import endpoints, waiting
 from .account import Account, TokenState, open_account, release_account
 from .auth import WebullAuth
-from .client import Client, body_bytes
+from .client import Client
 from .errors import (
     CredentialsError,
-    InvalidTokenError,
     Secret,
     TokenStateError,
     WebullError,
     mask_token,
 )
 from .poller import POLL_INTERVAL
-from .signing import query_pairs
+from .signed import SignedRequests
 from .status import IDLE_LIFETIME, STATUSES, VERIFICATION_WINDOW
 from .store import TokenStore
 from .waiting import format_countdown
@@ -92,7 +89,7 @@ def _utc(epoch: float) -> datetime:
     return datetime.fromtimestamp(epoch, tz=timezone.utc)
 
 
-class Session(traitlets.HasTraits):
+class Session(SignedRequests, traitlets.HasTraits):
     """A Webull OpenAPI session: credentials, the token lifecycle, and signing for later cells."""
 
     status = traitlets.Enum(STATUSES, default_value="NONE", read_only=True)
@@ -432,55 +429,6 @@ class Session(traitlets.HasTraits):
             _current = self
         return self
 
-    def _usable_token(self) -> Secret | None:
-        account = self._require_account()
-        token = account.state.token
-        if not self._check_config():
-            return token if self.status == "NORMAL" else None
-        if self.status == "NORMAL" and token is not None:
-            return token
-        left = self.seconds_left()
-        advice = {
-            "NONE": "there is no access token yet: create one (session.create_token() or the "
-            "panel's Create token button) and approve it in the Webull App",
-            "PENDING": "the access token is waiting for approval in the Webull App"
-            + (f" ({format_countdown(left)} left)" if left is not None else ""),
-            "EXPIRED": "the access token expired before it was approved: create a new one",
-            "INVALID": "the access token is no longer valid (unused for 15 days, or "
-            "replaced): create a new one",
-        }
-        raise TokenStateError(advice.get(self.status, f"the token is {self.status}"))
-
-    def headers(
-        self,
-        method: str,
-        path: str,
-        params: Any = None,
-        body: bytes | str | dict[str, Any] | list[Any] | None = None,
-        *,
-        host: str | None = None,
-    ) -> dict[str, str]:
-        """Return fresh signed headers for exactly this request, with the token if any.
-
-        ``body`` must be the exact bytes you send; a dict or list is encoded compactly, so
-        send it as ``data=webull_nb.client.compact_json(body)`` (or use ``session.auth``).
-        """
-        client = self._require_account().client
-        token = self._usable_token()
-        return client.sign_headers(
-            method, path, params=params, body=body_bytes(body), token=token, host=host
-        )
-
-    @property
-    def auth(self) -> WebullAuth:
-        """A ``requests`` auth hook that signs each request at send time."""
-        return WebullAuth(self)
-
-    def note_use(self) -> None:
-        """Record a successful use of the token (Webull's 15-day idle clock)."""
-        if self._account is not None:
-            self._account.note_use()
-
     def valid_until(self) -> datetime | None:
         """Return when a NORMAL token goes INVALID if unused (15 days after its last use)."""
         if self.status != "NORMAL":
@@ -495,51 +443,6 @@ class Session(traitlets.HasTraits):
         if until is None:
             return None
         return max(0.0, (until.timestamp() - self.now()) / 86400)
-
-    def request(
-        self,
-        method: str,
-        path_or_url: str,
-        *,
-        params: Any = None,
-        json: Any = None,
-        data: bytes | str | None = None,
-    ) -> requests.Response:
-        """Send a signed API request with the active token; failures raise ``WebullError``."""
-        client = self._require_account().client
-        path, query = self._path_of(client, path_or_url)
-        if query:
-            params = [*parse_qsl(query, keep_blank_values=True), *query_pairs(params)]
-        token = self._usable_token()
-        try:
-            response = client.request(
-                method, path, params=params, json=json, data=data, token=token
-            )
-        except InvalidTokenError as exc:
-            self.note_error(str(exc))
-            raise
-        if token:
-            self.note_use()
-        return response
-
-    def get(self, path_or_url: str, **kwargs: Any) -> requests.Response:
-        """Send a signed GET."""
-        return self.request("GET", path_or_url, **kwargs)
-
-    def post(self, path_or_url: str, **kwargs: Any) -> requests.Response:
-        """Send a signed POST."""
-        return self.request("POST", path_or_url, **kwargs)
-
-    @staticmethod
-    def _path_of(client: Client, path_or_url: str) -> tuple[str, str]:
-        """Split a path or same-endpoint URL into (path, query)."""
-        if "://" in path_or_url:
-            base = client.endpoint.base_url
-            if not path_or_url.startswith(base + "/"):
-                raise ValueError(f"{path_or_url!r} is not on this session's endpoint {base}")
-            path_or_url = path_or_url[len(base) :]
-        path, _, query = path_or_url.partition("?")
-        return (path if path.startswith("/") else "/" + path), query
 
     # --- teardown -----------------------------------------------------------------------------
 
