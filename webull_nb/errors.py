@@ -6,6 +6,7 @@ __all__ = [
     "AuthenticationError",
     "ClockSkewError",
     "CredentialsError",
+    "EndpointError",
     "InvalidTokenError",
     "ProtocolError",
     "RateLimitError",
@@ -82,6 +83,10 @@ class WebullError(Exception):
 
 class CredentialsError(WebullError):
     """No app key / secret could be found, or they are malformed."""
+
+
+class EndpointError(WebullError, ValueError):
+    """An unknown region, environment or profile, or an unusable base URL (also a ValueError)."""
 
 
 class AuthenticationError(WebullError):
