@@ -2,6 +2,15 @@
 
 from __future__ import annotations
 
+import http.client
+import json
+import selectors
+import socket
+import threading
+import time
+from contextlib import closing
+from urllib.parse import urlsplit
+
 import pytest
 import requests
 
@@ -170,3 +179,159 @@ def test_magic_with_a_bad_environment_prints_one_usage_line(capsys) -> None:
     assert lines[0].startswith("%webull: unknown environment 'test': did you mean 'uat'?")
     assert "unrecognized arguments: --no-such-flag" in lines[1]
     assert all("usage: %webull [--env prod|uat]" in line for line in lines)
+
+
+# --- the simulator under abuse (all traffic to 127.0.0.1 servers started here) --------------
+
+
+def _raw(sim, method: str, path: str, headers: dict[str, str], body: bytes = b""):
+    conn = http.client.HTTPConnection(urlsplit(sim.url).netloc, timeout=5)
+    conn.putrequest(method, path, skip_host="Host" in headers, skip_accept_encoding=True)
+    for name, value in headers.items():
+        conn.putheader(name, value)
+    conn.endheaders(body or None)
+    return conn, conn.getresponse()
+
+
+def _server_threads() -> list[threading.Thread]:
+    return [t for t in threading.enumerate() if "process_request_thread" in t.name]
+
+
+def test_stalled_clients_are_dropped_and_their_threads_end(clock) -> None:
+    from webull_nb.simulator import Simulator
+
+    before = set(_server_threads())
+    with Simulator(clock=clock, connection_timeout=0.5) as sim:
+        address = urlsplit(sim.url)
+        socks = []
+        try:
+            for i in range(200):
+                sock = socket.create_connection((address.hostname, address.port), timeout=5)
+                if i % 2:  # half stall mid-body, half never send a byte
+                    sock.sendall(b"POST /_sim/verify HTTP/1.1\r\nContent-Length: 10\r\n\r\n{}")
+                socks.append(sock)
+            selector = selectors.DefaultSelector()
+            for sock in socks:
+                selector.register(sock, selectors.EVENT_READ)
+            closed, end = 0, time.monotonic() + 10
+            while closed < len(socks) and time.monotonic() < end:
+                for key, _ in selector.select(timeout=end - time.monotonic()):
+                    assert key.fileobj.recv(1024) == b""  # EOF: the server let go
+                    selector.unregister(key.fileobj)
+                    closed += 1
+            assert closed == 200
+        finally:
+            for sock in socks:
+                sock.close()
+        ours = [t for t in _server_threads() if t not in before]
+        for thread in ours:
+            thread.join(timeout=5)
+        assert [t for t in ours if t.is_alive()] == []
+
+
+@pytest.mark.parametrize("value", ["abc", "-1", "1_0", "+5", "5, 6"])
+def test_invalid_content_length_is_400_and_one_log_line(sim, value, caplog, capfd) -> None:
+    conn, response = _raw(sim, "POST", "/_sim/verify", {"Content-Length": value})
+    with closing(conn):
+        assert response.status == 400
+        assert json.loads(response.read())["error_code"] == "INVALID_REQUEST"
+    records = [r for r in caplog.records if r.name == "webull_nb.simulator"]
+    assert len(records) == 1 and "Content-Length" in records[0].getMessage()
+    assert "Traceback" not in capfd.readouterr().err
+
+
+def test_garbage_request_line_is_one_log_line(sim, caplog, capfd) -> None:
+    address = urlsplit(sim.url)
+    with socket.create_connection((address.hostname, address.port), timeout=5) as sock:
+        sock.sendall(b"GET / HTTP/1.1 junk\r\n\r\n")
+        assert b"400" in sock.recv(1024)
+    records = [r for r in caplog.records if r.name == "webull_nb.simulator"]
+    assert len(records) == 1
+    assert "Traceback" not in capfd.readouterr().err
+
+
+def test_huge_body_is_413_without_being_read(sim) -> None:
+    conn, response = _raw(sim, "POST", "/_sim/verify", {"Content-Length": str(100 << 20)})
+    with closing(conn):
+        assert response.status == 413
+        assert json.loads(response.read())["error_code"] == "BODY_TOO_LARGE"
+        assert response.getheader("Connection") == "close"
+
+
+def test_deeply_nested_json_is_400(sim, capfd) -> None:
+    body = b"[" * 200_000
+    conn, response = _raw(sim, "POST", "/_sim/verify", {"Content-Length": str(len(body))}, body)
+    with closing(conn):
+        assert response.status == 400
+        assert json.loads(response.read())["message"] == "the body is not JSON"
+    assert "RecursionError" not in capfd.readouterr().err
+
+
+def test_stop_closes_kept_alive_connections(clock) -> None:
+    from webull_nb.simulator import Simulator
+
+    sim = Simulator(clock=clock).start()
+    conn = http.client.HTTPConnection(urlsplit(sim.url).netloc, timeout=5)
+    conn.request("GET", "/_sim/sms")
+    assert conn.getresponse().read() == b"[]"  # the connection is now kept alive
+    sim.stop()
+    assert conn.sock.recv(1) == b""  # closed by the server, not left serving
+    conn.close()
+
+
+@pytest.mark.parametrize(
+    ("host", "status"),
+    [
+        ("evil.example", 403),
+        ("evil.example:{port}", 403),
+        ("127.0.0.1.nip.io:{port}", 403),
+        ("localhost:{port}", 200),
+        ("127.0.0.1:{port}", 200),
+        ("LOCALHOST", 200),
+        ("[::1]:{port}", 200),
+    ],
+)
+def test_control_plane_answers_only_local_host_names(sim, host, status) -> None:
+    port = str(urlsplit(sim.url).port)
+    conn, response = _raw(sim, "GET", "/_sim/sms", {"Host": host.format(port=port)})
+    with closing(conn):
+        assert response.status == status
+        if status == 403:
+            assert json.loads(response.read())["error_code"] == "FORBIDDEN_HOST"
+
+
+def test_control_plane_refuses_a_rebound_verify(sim) -> None:
+    client = Client(sim.app_key, sim.app_secret, base_url=sim.url, clock=sim.clock)
+    with client:
+        token = client.create_token().token
+    (sms,) = sim.sms_inbox()
+    body = json.dumps(sms).encode()
+    headers = {"Host": "evil.example", "Content-Length": str(len(body))}
+    conn, response = _raw(sim, "POST", "/_sim/verify", headers, body)
+    with closing(conn):
+        assert response.status == 403
+    assert sim.token_status(token) == "PENDING"
+
+
+class _NotStarted(Exception):
+    pass
+
+
+@pytest.mark.parametrize(
+    ("host", "warned"),
+    [("0.0.0.0", True), ("192.168.1.5", True), ("127.0.0.1", False)],  # noqa: S104 (never bound)
+)
+def test_cli_warns_when_the_control_plane_leaves_the_machine(
+    host, warned, monkeypatch, capsys
+) -> None:
+    from webull_nb.simulator import Simulator
+    from webull_nb.simulator import __main__ as cli
+
+    def refuse(self) -> None:  # nothing binds: the warning comes before the server starts
+        raise _NotStarted
+
+    monkeypatch.setattr(Simulator, "start", refuse)
+    with pytest.raises(_NotStarted):
+        cli.main(["--host", host])
+    err = capsys.readouterr().err
+    assert ("anyone on the network can read the SMS codes and approve tokens" in err) is warned
