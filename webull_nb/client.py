@@ -12,6 +12,7 @@ from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from email.utils import parsedate_to_datetime
 from typing import Any, Protocol
+from urllib.parse import parse_qsl, unquote
 
 import requests
 
@@ -555,14 +556,40 @@ class Client:
         token: Secret | str | None = None,
         raise_for_status: bool = True,
     ) -> requests.Response:
-        """Send any signed API request; errors are raised as typed ``WebullError``s."""
+        """Send any signed API request; errors are raised as typed ``WebullError``s.
+
+        ``path`` may carry a query (``/p?a=1``, merged before ``params``) and percent-escapes
+        (decoded, as the server decodes them before it checks the signature); a ``#fragment``
+        raises ``ValueError``. ``params`` follows ``signing.query_pairs``.
+        """
         if json is not None and data is not None:
             raise ValueError("pass json or data, not both")
+        path, params = _split_target(path, params)
         body = compact_json(json) if json is not None else body_bytes(data)
         response = self._exchange(method.upper(), path, params=params, body=body, token=token)
         if raise_for_status:
             self._raise_for_error(response, (token,) if token else ())
         return response
+
+
+def _split_target(path: str, params: signing.Query) -> tuple[str, signing.Query]:
+    """Return the decoded path the server verifies, and the query with any ``?...`` of path.
+
+    The server checks the signature over the percent-decoded path, so ``/a%2Fb`` is signed
+    (and sent) as ``/a/b``; a ``?q=1`` joins ``params``, first; a ``#fragment`` is never
+    sent by any HTTP client, so it is refused rather than silently dropped.
+    """
+    if not isinstance(path, str):
+        raise TypeError(f"path must be a str such as '/openapi/account/list', not {path!r}")
+    if "#" in path:
+        raise ValueError(
+            f"path {path!r} contains a '#' fragment, which is never sent to the server: "
+            "remove it (write %23 for a literal '#')"
+        )
+    path, _, query = path.partition("?")
+    if query:
+        params = [*parse_qsl(query, keep_blank_values=True), *signing.query_pairs(params)]
+    return unquote(path), params
 
 
 def _code_of(body: Any) -> str | None:

@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+import difflib
 from dataclasses import dataclass
 from urllib.parse import urlsplit
+
+from .errors import EndpointError
 
 __all__ = [
     "API_PROFILES",
@@ -88,10 +91,6 @@ API_PROFILES: dict[str, ApiProfile] = {
 }
 
 
-class EndpointError(ValueError):
-    """An unknown region, environment or profile, or an unusable base URL."""
-
-
 @dataclass(frozen=True)
 class Endpoint:
     """Where requests go: the base URL, the Host that gets signed, and the token API profile."""
@@ -112,14 +111,39 @@ class Endpoint:
         return guide_url(self.region)
 
     def url(self, path: str) -> str:
-        """Return the absolute URL of an API path."""
-        return self.base_url + path
+        """Return the absolute URL of a decoded API path (what gets signed).
+
+        ``%``, ``?`` and ``#`` are escaped so that the server, which decodes the path before
+        checking the signature, sees exactly ``path``; ``requests`` escapes the rest.
+        """
+        escaped = path.replace("%", "%25").replace("?", "%3F").replace("#", "%23")
+        return self.base_url + escaped
+
+
+# What people call the environments elsewhere (Webull's own docs say "test" and "sandbox").
+_ALIASES: dict[str, str] = {
+    "test": "uat",
+    "testing": "uat",
+    "sandbox": "uat",
+    "paper": "uat",
+    "dev": "uat",
+    "production": "prod",
+    "live": "prod",
+    "real": "prod",
+}
 
 
 def _choice(kind: str, value: str, options: tuple[str, ...] | list[str]) -> str:
+    if value is not None and not isinstance(value, str):
+        raise EndpointError(f"{kind} must be a str such as {options[0]!r}, not {value!r}")
     normalized = (value or "").strip().lower()
     if normalized not in options:
-        raise EndpointError(f"unknown {kind} {value!r}: choose one of {', '.join(options)}")
+        guess = _ALIASES.get(normalized) if kind == "environment" else None
+        if guess is None:
+            close = difflib.get_close_matches(normalized, options, n=1, cutoff=0.6)
+            guess = close[0] if close else None
+        hint = f"did you mean {guess!r}?" if guess else f"choose one of {', '.join(options)}"
+        raise EndpointError(f"unknown {kind} {value!r}: {hint}")
     return normalized
 
 

@@ -9,6 +9,7 @@ __all__ = [
     "AuthenticationError",
     "ClockSkewError",
     "CredentialsError",
+    "EndpointError",
     "InvalidTokenError",
     "ProtocolError",
     "RateLimitError",
@@ -101,6 +102,10 @@ class CredentialsError(WebullError):
 
 class StoreLockError(WebullError):
     """The token directory's lock stayed taken too long (another process may be stuck)."""
+
+
+class EndpointError(WebullError, ValueError):
+    """An unknown region, environment or profile, or an unusable base URL (also a ValueError)."""
 
 
 class AuthenticationError(WebullError):

@@ -3,14 +3,32 @@
 from __future__ import annotations
 
 import argparse
+import os
 import shlex
 from typing import Any
+
+from .endpoints import resolve
+from .errors import EndpointError
 
 __all__ = ["load_ipython_extension", "webull_magic"]
 
 
+USAGE = (
+    "usage: %webull [--env prod|uat] [--region REGION] [--api v2|v3] [--endpoint URL] [--simulator]"
+)
+
+
+class _UsageError(Exception):
+    """A bad %webull line: its message is printed as one line, never a traceback."""
+
+
+class _Parser(argparse.ArgumentParser):
+    def error(self, message: str) -> Any:  # argparse would print usage and SystemExit
+        raise _UsageError(message)
+
+
 def _parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="%webull", add_help=False)
+    parser = _Parser(prog="%webull", add_help=False)
     parser.add_argument("--env", "--environment", dest="environment", default=None)
     parser.add_argument("--region", default=None)
     parser.add_argument("--api", default="v2")
@@ -27,11 +45,16 @@ def webull_magic(line: str = "") -> Any:
 
     try:
         args = _parser().parse_args(shlex.split(line))
-    except SystemExit:
-        print(
-            "usage: %webull [--env prod|uat] [--region REGION] [--api v2|v3] "
-            "[--endpoint URL] [--simulator]"
+        # Checked before a simulator or session exists, so a typo costs one line, not a
+        # traceback (and no half-started simulator).
+        resolve(
+            args.region or os.environ.get("WEBULL_REGION") or "us",
+            args.environment or os.environ.get("WEBULL_ENVIRONMENT") or "prod",
+            args.api,
+            args.endpoint,
         )
+    except (_UsageError, EndpointError, ValueError) as exc:
+        print(f"%webull: {exc} ({USAGE})")
         return None
     kwargs: dict[str, Any] = {"api": args.api}
     if args.environment:

@@ -5,6 +5,19 @@ The rules reproduce Webull's official signers byte for byte (see
 ``host`` are merged with the raw query parameters, sorted by key, prefixed with
 the path, suffixed with the upper-case hex digest of the body, percent-encoded
 as UTF-8 and signed with HMAC keyed by ``app_secret + "&"``.
+
+What the arguments mean (``sign`` and ``canonical_string`` check them and raise a
+``TypeError``/``ValueError`` naming the argument):
+
+* ``host``: the Host header value, ``api.webull.com`` or ``127.0.0.1:8123``, never a URL.
+* ``path``: the request path as the server sees it, i.e. already percent-decoded, starting
+  with ``/``. It is signed literally: ``?``, ``#`` and ``%2F`` are plain characters here.
+  Splitting a URL into path and query, and decoding escapes, is the sender's job;
+  ``Client.request`` and ``Session.request`` do it.
+* ``query``: normalised by ``query_pairs`` with the rules ``requests`` applies to
+  ``params=``, so that signing and sending agree; see there.
+* ``body``: the exact bytes sent (``bytes``, or ``str`` sent as UTF-8), or ``None``. An
+  empty body is no body. A dict or list is refused: encode it with ``compact_json``.
 """
 
 from __future__ import annotations
@@ -16,6 +29,7 @@ import os
 import re
 import time
 from collections.abc import Iterable, Mapping
+from urllib.parse import parse_qsl
 
 __all__ = [
     "ALGORITHMS",
@@ -38,7 +52,7 @@ ALGORITHMS: dict[str, tuple[str, str]] = {
     "HMAC-SHA256": ("sha256", "sha256"),
 }
 
-Query = Mapping[str, object] | Iterable[tuple[str, object]] | None
+Query = Mapping[str, object] | Iterable[tuple[str, object]] | str | None
 
 _TIMESTAMP_FORMAT = "%Y-%m-%dT%H:%M:%SZ"
 # After the common separators are replaced, anything not in this class needs the slow path.
@@ -96,17 +110,68 @@ def check_algorithm(algorithm: str) -> tuple[str, str]:
         ) from None
 
 
+def _text(value: object, what: str) -> str:
+    if isinstance(value, (bytes, bytearray)):
+        try:
+            return bytes(value).decode("utf-8")
+        except UnicodeDecodeError:
+            # The server decodes query bytes as UTF-8; other bytes cannot be signed for it.
+            raise ValueError(f"query {what} {bytes(value)!r} is not UTF-8: pass str") from None
+    return str(value)
+
+
 def query_pairs(query: Query) -> list[tuple[str, str]]:
-    """Flatten a mapping or pair list into ``(key, str(value))`` pairs, expanding list values."""
+    """Normalise query parameters into the ``(key, value)`` pairs that are signed and sent.
+
+    The rules are those ``requests`` applies to ``params=``, so signing ``p`` and sending
+    ``requests.get(url, params=p)`` agree: a mapping or an iterable of ``(key, value)``
+    pairs; ``None`` values are dropped (not signed as ``"None"``); bytes are UTF-8 text;
+    a list, tuple or other iterable value becomes repeated keys (``b=1&b=2``, signed as
+    ``b=1&2``); anything else is ``str(value)``. A ``str`` is a raw query string such as
+    ``"a=1&b=2"`` and is parsed the way the server parses it.
+
+    The official SDK signs and sends a list value as its Python repr (``"[1, 2]"``); to
+    get exactly that, pass ``str(value)``.
+    """
     if not query:
         return []
-    items = query.items() if isinstance(query, Mapping) else query
+    if isinstance(query, (str, bytes)):
+        text = _text(query, "string")
+        return parse_qsl(text, keep_blank_values=True)
+    if isinstance(query, Mapping):
+        items: Iterable[object] = query.items()
+    elif isinstance(query, Iterable):
+        items = query
+    else:
+        raise TypeError(
+            f"query must be a mapping, (key, value) pairs or a query string, "
+            f"not {type(query).__name__}"
+        )
     pairs: list[tuple[str, str]] = []
-    for key, value in items:
-        if isinstance(value, (list, tuple)):
-            pairs.extend((str(key), str(v)) for v in value)
-        else:
-            pairs.append((str(key), str(value)))
+    for item in items:
+        if not isinstance(item, (tuple, list)) or len(item) != 2:
+            raise TypeError(
+                f"query items must be (key, value) pairs, not {item!r}: pass a mapping "
+                "such as {'a': 1}, pairs such as [('a', 1)], or a string such as 'a=1'"
+            )
+        key, value = item
+        if value is None:
+            continue
+        name = _text(key, "key")
+        if isinstance(value, (str, bytes, bytearray)) or not isinstance(value, Iterable):
+            pairs.append((name, _text(value, f"value of {name!r}")))
+            continue
+        if isinstance(value, Mapping):
+            raise TypeError(
+                f"query value of {name!r} is a {type(value).__name__}: pass a str, a number "
+                "or a list of them (a JSON object belongs in the body)"
+            )
+        for element in value:
+            if element is None:
+                continue
+            if not isinstance(element, (str, bytes, bytearray)) and isinstance(element, Iterable):
+                raise TypeError(f"query value of {name!r} nests {element!r}: flatten it")
+            pairs.append((name, _text(element, f"value of {name!r}")))
     return pairs
 
 
@@ -134,6 +199,32 @@ def _body_digest(body: bytes | str | None, digest_name: str) -> str | None:
     return _DIGESTS[digest_name](data).hexdigest().upper()
 
 
+def _check_request(host: object, path: object, body: object) -> None:
+    if not isinstance(host, str):
+        raise TypeError(
+            "host must be the Host header as a str, such as 'api.webull.com' or "
+            f"'127.0.0.1:8123', not {type(host).__name__}"
+        )
+    if not host:
+        raise ValueError("host must not be empty: pass the Host header, such as 'api.webull.com'")
+    if "/" in host:
+        raise ValueError(
+            f"host must be the Host header, such as 'api.webull.com', not a URL: {host!r}"
+        )
+    if not isinstance(path, str):
+        raise TypeError(f"path must be a str starting with '/', not {type(path).__name__}")
+    if not path.startswith("/"):
+        raise ValueError(f"path must start with '/': {path!r}")
+    if body is not None and not isinstance(body, (bytes, bytearray, memoryview, str)):
+        if isinstance(body, (Mapping, list, tuple)):
+            raise TypeError(
+                f"body must be the exact bytes sent, not a {type(body).__name__}: pass "
+                "webull_nb.client.compact_json(body) and send those same bytes, or use "
+                "json= with Client.request or Session.request"
+            )
+        raise TypeError(f"body must be bytes, str or None, not {type(body).__name__}")
+
+
 def _canonical(
     app_key: str,
     host: str,
@@ -146,6 +237,9 @@ def _canonical(
     encode: bool,
 ) -> str:
     body_digest_name, _ = check_algorithm(algorithm)
+    _check_request(host, path, body)
+    if isinstance(body, (bytearray, memoryview)):
+        body = bytes(body)
     pairs = _sign_params(app_key, host, algorithm, timestamp, nonce, query)
     digest = _body_digest(body, body_digest_name)
     text = path + "&" + "&".join([k + "=" + v for k, v in pairs])

@@ -8,8 +8,14 @@ move past the 5-minute verification window or the 15-day idle limit without slee
 from __future__ import annotations
 
 import calendar
+import contextlib
+import ipaddress
 import json
+import logging
+import re
 import secrets
+import socket
+import sys
 import threading
 import time
 import uuid
@@ -42,6 +48,15 @@ SKEW_LIMIT = 300.0
 NONCE_TTL = 600.0
 RATE_LIMIT = 10
 RATE_PERIOD = 30.0
+# Token API bodies are well under 1 KB; the cap keeps a huge Content-Length out of memory.
+MAX_BODY = 1 << 20
+# Seconds a connection may sit idle or stall mid-request before its thread lets it go.
+CONNECTION_TIMEOUT = 10.0
+_log = logging.getLogger(__name__)
+# ASCII digits only: int() would also take " +1_0 ", which no HTTP peer agrees on.
+_CONTENT_LENGTH = re.compile(r"[0-9]{1,18}")
+_LOCAL_NAMES = frozenset({"localhost", "localhost.", "127.0.0.1", "::1"})
+_WILDCARDS = frozenset({"", "0.0.0.0", "::"})  # noqa: S104 (recognised, not bound)
 _TOKEN_PATHS = {
     **{p.create_path: "create" for p in API_PROFILES.values()},
     **{p.check_path: "check" for p in API_PROFILES.values()},
@@ -164,6 +179,7 @@ class Simulator:
         host: str = "127.0.0.1",
         port: int = 0,
         auto_verify_after: float | None = None,
+        connection_timeout: float = CONNECTION_TIMEOUT,
     ) -> None:
         if environment not in ("prod", "uat"):
             raise ValueError("environment must be 'prod' or 'uat'")
@@ -175,6 +191,7 @@ class Simulator:
         self.auto_verify_after = auto_verify_after
         self.clock = clock
         self._bind = (host, port)
+        self.connection_timeout = float(connection_timeout)
         self._lock = threading.RLock()
         self._tokens: dict[str, SimulatedToken] = {}
         self._nonces: dict[str, float] = {}
@@ -210,9 +227,10 @@ class Simulator:
         """Start serving in a background thread."""
         if self._server is not None:
             return self
-        handler = type("Handler", (_Handler,), {"simulator": self})
-        self._server = ThreadingHTTPServer(self._bind, handler)
-        self._server.daemon_threads = True
+        handler = type(
+            "Handler", (_Handler,), {"simulator": self, "timeout": self.connection_timeout}
+        )
+        self._server = _Server(self._bind, handler)
         self._thread = threading.Thread(
             target=self._server.serve_forever,
             kwargs={"poll_interval": 0.05},
@@ -223,10 +241,11 @@ class Simulator:
         return self
 
     def stop(self) -> None:
-        """Stop serving and release the port."""
+        """Stop serving, close every open connection (kept-alive ones too), release the port."""
         server, self._server = self._server, None
         if server is not None:
             server.shutdown()
+            server.close_connections()
             server.server_close()
         if self._thread is not None:
             self._thread.join(timeout=5)
@@ -434,34 +453,181 @@ def _parse_json(body: bytes) -> dict[str, Any]:
         return {}
     try:
         value = json.loads(body.decode("utf-8"))
-    except (UnicodeDecodeError, ValueError):
+    except (UnicodeDecodeError, ValueError, RecursionError):
+        # RecursionError: "[[[[..." nested deeper than the parser's stack.
         raise _error(400, "INVALID_PARAMETER", "the body is not JSON") from None
     if not isinstance(value, dict):
         raise _error(400, "INVALID_PARAMETER", "the body must be a JSON object")
     return value
 
 
+class _Server(ThreadingHTTPServer):
+    """A threading server that knows its open connections, so ``stop()`` can close them."""
+
+    daemon_threads = True
+    # socketserver's default backlog of 5 makes a burst of clients wait for SYN retries.
+    request_queue_size = 128
+
+    def __init__(self, address: tuple[str, int], handler: type[_Handler]) -> None:
+        super().__init__(address, handler)
+        self.connections: set[socket.socket] = set()
+        self.connections_lock = threading.Lock()
+        self.closing = False
+
+    def add_connection(self, conn: socket.socket) -> None:
+        """Track a new connection (or close it at once if the server is stopping)."""
+        with self.connections_lock:
+            if not self.closing:
+                self.connections.add(conn)
+                return
+        with contextlib.suppress(OSError):
+            conn.shutdown(socket.SHUT_RDWR)
+
+    def discard_connection(self, conn: socket.socket) -> None:
+        """Forget a finished connection."""
+        with self.connections_lock:
+            self.connections.discard(conn)
+
+    def close_connections(self) -> None:
+        """Shut down every open connection; their threads then see EOF and end."""
+        with self.connections_lock:
+            self.closing = True
+            conns = list(self.connections)
+        for conn in conns:
+            with contextlib.suppress(OSError):
+                conn.shutdown(socket.SHUT_RDWR)
+
+    def handle_error(self, request: object, client_address: Any) -> None:
+        """Log one line instead of socketserver's traceback on stderr."""
+        exc = sys.exc_info()[1]
+        _log.warning(
+            "webull-nb simulator: dropped a connection from %s: %s: %s",
+            client_address[0] if client_address else "?",
+            type(exc).__name__,
+            exc,
+        )
+
+
+def _host_name(host_header: str) -> str:
+    host = host_header.strip().lower()
+    if host.startswith("["):
+        return host[1:].partition("]")[0]
+    if host.count(":") == 1:
+        return host.partition(":")[0]
+    return host
+
+
+def _is_ip(name: str) -> bool:
+    try:
+        ipaddress.ip_address(name)
+    except ValueError:
+        return False
+    return True
+
+
 class _Handler(BaseHTTPRequestHandler):
     simulator: Simulator
+    server: _Server
     protocol_version = "HTTP/1.1"
     server_version = "webull-nb-simulator"
     sys_version = ""
+    timeout = CONNECTION_TIMEOUT  # StreamRequestHandler applies it to the socket
+
+    def setup(self) -> None:
+        """Apply the socket timeout and register the connection with the server."""
+        super().setup()
+        self.server.add_connection(self.connection)
+
+    def finish(self) -> None:
+        """Flush and forget the connection."""
+        try:
+            super().finish()
+        finally:
+            self.server.discard_connection(self.connection)
+
+    def _content_length(self) -> int:
+        if self.headers.get("Transfer-Encoding"):
+            raise _error(400, "INVALID_REQUEST", "chunked bodies are not supported")
+        values = self.headers.get_all("Content-Length") or []
+        if not values:
+            return 0
+        if len(set(values)) != 1 or not _CONTENT_LENGTH.fullmatch(values[0]):
+            raise _error(400, "INVALID_REQUEST", "the Content-Length header is not a number")
+        length = int(values[0])
+        if length > MAX_BODY:
+            raise _error(413, "BODY_TOO_LARGE", f"bodies are limited to {MAX_BODY} bytes")
+        return length
+
+    def _check_control_host(self) -> None:
+        # A DNS-rebinding page (evil.example resolving to 127.0.0.1) sends its own name as
+        # Host. An IP literal cannot be rebound, so with a wildcard bind any IP is fine.
+        host = self.headers.get("Host")
+        if host is None:
+            return
+        name = _host_name(host)
+        bound = str(self.server.server_address[0]).lower()
+        if name in _LOCAL_NAMES or name == bound or (bound in _WILDCARDS and _is_ip(name)):
+            return
+        raise _error(403, "FORBIDDEN_HOST", "the control plane answers only local Host names")
 
     def _serve(self) -> None:
-        length = int(self.headers.get("Content-Length") or 0)
-        body = self.rfile.read(length) if length else b""
-        headers = {k.lower(): v for k, v in self.headers.items()}
         sim = self.simulator
-        status, payload, extra = sim.handle(self.command, self.path, headers, body)
-        with sim._lock:
-            sim.requests_seen.append(
-                (sim.clock(), self.command, unquote(urlsplit(self.path).path), status)
+        path = unquote(urlsplit(self.path).path)
+        try:
+            length = self._content_length()
+        except _Reply as reply:
+            # The body was not read, so the rest of the stream cannot be trusted: close.
+            self.close_connection = True
+            _log.warning(
+                "webull-nb simulator: refused %s %s from %s: HTTP %d, %s",
+                self.command,
+                path,
+                self.client_address[0],
+                reply.status,
+                reply.body["message"],
             )
+            self._reply(path, reply.status, reply.body, reply.headers)
+            return
+        body = self.rfile.read(length) if length else b""
+        if len(body) < length:
+            self.close_connection = True  # the client went away mid-body
+            return
+        headers = {k.lower(): v for k, v in self.headers.items()}
+        try:
+            if path.startswith("/_sim/"):
+                self._check_control_host()
+            status, payload, extra = sim.handle(self.command, self.path, headers, body)
+        except _Reply as reply:
+            _log.warning(
+                "webull-nb simulator: refused %s %s (Host %r): HTTP %d",
+                self.command,
+                path,
+                headers.get("host"),
+                reply.status,
+            )
+            status, payload, extra = reply.status, reply.body, reply.headers
+        except Exception as exc:  # a simulator bug must not kill the connection silently
+            _log.warning(
+                "webull-nb simulator: %s %s failed: %s: %s",
+                self.command,
+                path,
+                type(exc).__name__,
+                exc,
+            )
+            status, payload, extra = 500, {"error_code": "INTERNAL_ERROR", "message": "bug"}, {}
+        self._reply(path, status, payload, extra)
+
+    def _reply(self, path: str, status: int, payload: Any, extra: dict[str, str]) -> None:
+        sim = self.simulator
+        with sim._lock:
+            sim.requests_seen.append((sim.clock(), self.command, path, status))
         data = json.dumps(payload).encode("utf-8")
         self.send_response(status)
         self.send_header("Content-Type", "application/json")
         self.send_header("Content-Length", str(len(data)))
         self.send_header("X-Request-Id", uuid.uuid4().hex)
+        if self.close_connection:
+            self.send_header("Connection", "close")
         for name, value in extra.items():
             self.send_header(name, value)
         self.end_headers()
@@ -475,3 +641,10 @@ class _Handler(BaseHTTPRequestHandler):
 
     def log_message(self, format: str, *args: object) -> None:
         return  # quiet: a notebook is no place for access logs
+
+    def log_error(self, format: str, *args: object) -> None:
+        """Log a malformed request as one line; an idle connection timing out is routine."""
+        timed_out = isinstance(sys.exc_info()[1], TimeoutError)
+        _log.log(
+            logging.DEBUG if timed_out else logging.WARNING, "webull-nb simulator: " + format, *args
+        )

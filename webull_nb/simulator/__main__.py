@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import ipaddress
 import signal
 import sys
 import threading
@@ -38,6 +39,16 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+def is_loopback(host: str) -> bool:
+    """Return True when ``host`` is reachable only from this machine."""
+    if host.lower() in ("localhost", "localhost."):
+        return True
+    try:
+        return ipaddress.ip_address(host.strip("[]")).is_loopback
+    except ValueError:
+        return False  # a name that may resolve to anything
+
+
 def main(argv: list[str] | None = None) -> int:
     """Serve until SIGINT or SIGTERM, then exit 0."""
     args = build_parser().parse_args(argv)
@@ -50,6 +61,14 @@ def main(argv: list[str] | None = None) -> int:
         port=args.port,
         auto_verify_after=args.auto_verify_after,
     )
+    if not is_loopback(args.host):
+        print(
+            f"warning: --host {args.host} exposes the simulator beyond this machine. Its control "
+            "plane (/_sim/sms, /_sim/verify) has no authentication: anyone on the network can "
+            "read the SMS codes and approve tokens. Use --host 127.0.0.1 unless you mean it.",
+            file=sys.stderr,
+            flush=True,
+        )
     stop = threading.Event()
     for signum in (signal.SIGINT, signal.SIGTERM):
         signal.signal(signum, lambda *_: stop.set())
