@@ -7,6 +7,7 @@ __all__ = [
     "ClockSkewError",
     "CredentialsError",
     "InvalidTokenError",
+    "NoDeviceError",
     "ProtocolError",
     "RateLimitError",
     "RequestError",
@@ -14,6 +15,7 @@ __all__ = [
     "ServerError",
     "TokenStateError",
     "TransportError",
+    "VerificationLockedError",
     "WebullError",
     "mask_token",
 ]
@@ -90,6 +92,14 @@ class AuthenticationError(WebullError):
 
 class InvalidTokenError(AuthenticationError):
     """The access token is unknown, unverified, expired or idle for too long."""
+
+
+class NoDeviceError(AuthenticationError):
+    """No device can receive the verification (``NO_AVAILABLE_DEVICE``): no token was created."""
+
+
+class VerificationLockedError(AuthenticationError):
+    """Too many verification attempts (``VERIFY_FAILURE_EXCEED_LIMIT``): wait, then create again."""
 
 
 class RateLimitError(WebullError):

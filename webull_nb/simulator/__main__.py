@@ -35,6 +35,12 @@ def build_parser() -> argparse.ArgumentParser:
         metavar="SECONDS",
         help="verify every new token by itself after this many seconds (for demos)",
     )
+    parser.add_argument(
+        "--no-device",
+        action="store_true",
+        help="play an account with no logged-in Webull App: creating a token answers "
+        "HTTP 400 NO_AVAILABLE_DEVICE",
+    )
     return parser
 
 
@@ -49,6 +55,7 @@ def main(argv: list[str] | None = None) -> int:
         host=args.host,
         port=args.port,
         auto_verify_after=args.auto_verify_after,
+        no_device=args.no_device,
     )
     stop = threading.Event()
     for signum in (signal.SIGINT, signal.SIGTERM):
