@@ -226,9 +226,9 @@ _LOCKED_HINT = (
     "(Webull does not say how long the lock lasts)"
 )
 _MARKET_DATA_HINT = (
-    "the market-data request was refused: this account has no subscription (or no API "
-    "permission) for this data; subscribe to OpenAPI market data in the Webull App or on "
-    "Webull's developer site, then try again"
+    "the market-data request was refused: this account has no market-data subscription "
+    "(or no API permission) for this data; subscribe to OpenAPI market data in the Webull "
+    "App or on Webull's developer site, then try again"
 )
 
 
