@@ -145,9 +145,11 @@ def test_a_pending_token_fails_within_seconds_with_our_error(live_sim, tmp_path:
 
 
 def test_the_simulator_url_does_not_switch_the_sdk_to_http_for_everyone(
-    live_sim, tmp_path: Path
+    live_sim, tmp_path: Path, monkeypatch
 ) -> None:
     sim = live_sim
+    # Another test may have switched the SDK's process-wide default; start from the SDK's own.
+    monkeypatch.setattr(sdk_request, "_default_protocol_type", protocol_type.HTTPS)
     with Session(sim.app_key, sim.app_secret, endpoint=sim.url, token_dir=tmp_path) as session:
         session.create_token()
         sms = sim.sms_inbox()[-1]
