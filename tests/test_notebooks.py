@@ -44,6 +44,9 @@ def test_quickstart_runs_headless(tmp_path, monkeypatch) -> None:
     assert "status: NORMAL" in out
     assert "accounts: ['SIM0000001', 'SIM0000002']" in out
     assert "states: NONE -> PENDING -> NORMAL" in out
+    assert "SDK accounts: ['SIM0000001', 'SIM0000002']" in out
+    assert "SDK snapshot: [('AAPL', '189.84')]" in out
+    assert not list(tmp_path.glob("webull_*_sdk.log"))
 
 
 def test_teaching_runs_headless(tmp_path, monkeypatch) -> None:
@@ -52,6 +55,7 @@ def test_teaching_runs_headless(tmp_path, monkeypatch) -> None:
     assert "after 15 idle days -> INVALID" in out and "after 5 minutes    -> EXPIRED" in out
     assert "refused: token check is limited to 10 requests per 30 s" in out
     assert "file mode: 0o600" in out
+    assert "same file as ours: True" in out
 
 
 SAVE_CELLS = [

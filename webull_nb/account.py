@@ -214,9 +214,14 @@ class Account:
             if signature == self._seen and not force:
                 return
             stored = self.store.load()
+            current = self._state
+            age = self.store.seconds_since_write()
+            if stored is None and current.token is not None and age is not None and age < 1:
+                # Probably a write in progress (the official SDK rewrites token.txt in
+                # place): look again next round rather than drop a good token for a moment.
+                return
             self._seen = signature
             fields = self._fields_from_store(stored)
-            current = self._state
             same_token = (
                 current.token.matches(fields["token"])
                 if current.token is not None

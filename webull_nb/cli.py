@@ -113,7 +113,10 @@ def demo(headless: bool) -> int:
 
 def main(argv: list[str] | None = None) -> int:
     """Entry point of the ``webull-nb`` console script."""
+    from . import __version__, token_cli
+
     parser = argparse.ArgumentParser(prog="webull-nb")
+    parser.add_argument("--version", action="version", version=f"%(prog)s {__version__}")
     commands = parser.add_subparsers(dest="command", required=True)
     demo_parser = commands.add_parser(
         "demo", help="run the quickstart notebook against the embedded simulator"
@@ -123,7 +126,10 @@ def main(argv: list[str] | None = None) -> int:
         action="store_true",
         help="run without a browser, approving the token through the simulator",
     )
+    token_cli.add_parser(commands)
     args = parser.parse_args(argv)
+    if args.command == "token":
+        return token_cli.run(args)
     return demo(args.headless)
 
 

@@ -12,7 +12,7 @@ from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from email.utils import parsedate_to_datetime
 from typing import Any, Protocol
-from urllib.parse import parse_qsl, unquote
+from urllib.parse import parse_qsl, unquote, urlsplit
 
 import requests
 
@@ -21,12 +21,14 @@ from .errors import (
     AuthenticationError,
     ClockSkewError,
     InvalidTokenError,
+    NoDeviceError,
     ProtocolError,
     RateLimitError,
     RequestError,
     Secret,
     ServerError,
     TransportError,
+    VerificationLockedError,
     WebullError,
     mask_token,
 )
@@ -219,6 +221,29 @@ _AUTH_HINTS = {
         "15 days): create a new token and approve it in the Webull App"
     ),
 }
+
+_NO_DEVICE_HINT = (
+    "no device can receive the verification: log in to the Webull App on your phone "
+    "(latest version, notifications on), then create a token again"
+)
+# Webull does not document this code; user code reports it after repeated failed approvals.
+_LOCKED_HINT = (
+    "too many verification attempts were made: wait before creating another token "
+    "(Webull does not say how long the lock lasts)"
+)
+_MARKET_DATA_HINT = (
+    "the market-data request was refused: this account has no market-data subscription "
+    "(or no API permission) for this data; subscribe to OpenAPI market data in the Webull "
+    "App or on Webull's developer site, then try again"
+)
+
+
+def _is_market_data(response: requests.Response) -> bool:
+    # SDK 3.x serves quotes under /market-data/..., the documented v2 API under
+    # /openapi/market-data/...: both contain this segment, trading paths never do.
+    request = getattr(response, "request", None)
+    url = getattr(request, "url", None) or ""
+    return "/market-data/" in urlsplit(url).path
 
 
 class Client:
@@ -481,6 +506,12 @@ class Client:
             )
         if code == "INVALID_TOKEN":
             return InvalidTokenError(f"{_AUTH_HINTS[code]}{said}", **common)
+        if code == "NO_AVAILABLE_DEVICE":
+            return NoDeviceError(f"{_NO_DEVICE_HINT}{said}", **common)
+        if code == "VERIFY_FAILURE_EXCEED_LIMIT":
+            return VerificationLockedError(f"{_LOCKED_HINT}{said}", **common)
+        if status in (401, 403) and code not in _AUTH_HINTS and _is_market_data(response):
+            return AuthenticationError(f"{_MARKET_DATA_HINT}{said}", **common)
         if code in _AUTH_HINTS or status in (401, 403):
             hint = _AUTH_HINTS.get(code or "", "the service refused our credentials")
             return AuthenticationError(f"{hint}{said}", **common)

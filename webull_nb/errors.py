@@ -11,6 +11,7 @@ __all__ = [
     "CredentialsError",
     "EndpointError",
     "InvalidTokenError",
+    "NoDeviceError",
     "ProtocolError",
     "RateLimitError",
     "RequestError",
@@ -19,6 +20,7 @@ __all__ = [
     "StoreLockError",
     "TokenStateError",
     "TransportError",
+    "VerificationLockedError",
     "WebullError",
     "mask_token",
 ]
@@ -114,6 +116,14 @@ class AuthenticationError(WebullError):
 
 class InvalidTokenError(AuthenticationError):
     """The access token is unknown, unverified, expired or idle for too long."""
+
+
+class NoDeviceError(AuthenticationError):
+    """No device can receive the verification (``NO_AVAILABLE_DEVICE``): no token was created."""
+
+
+class VerificationLockedError(AuthenticationError):
+    """Too many verification attempts (``VERIFY_FAILURE_EXCEED_LIMIT``): wait, then create again."""
 
 
 class RateLimitError(WebullError):

@@ -127,6 +127,7 @@ class Session(SignedRequests, traitlets.HasTraits):
     ) -> None:
         super().__init__()
         self._account: Account | None = None
+        self._store: TokenStore | None = None
         self._mirror_lock = threading.RLock()
         self._mirrored_version = -1
         self._algorithm = algorithm
@@ -203,8 +204,8 @@ class Session(SignedRequests, traitlets.HasTraits):
 
     @property
     def store(self) -> TokenStore | None:
-        """Where this session keeps its token (None until credentials are set)."""
-        return self._account.store if self._account else None
+        """Where this session keeps its token (None until credentials are set; kept on close)."""
+        return self._store
 
     def now(self) -> float:
         """Return the server's estimated time in epoch seconds."""
@@ -286,6 +287,7 @@ class Session(SignedRequests, traitlets.HasTraits):
         self._leave_account()
         with self._mirror_lock:
             self._account = account
+            self._store = store
             self._mirrored_version = -1
         self._set(
             has_credentials=True,
@@ -443,6 +445,17 @@ class Session(SignedRequests, traitlets.HasTraits):
         if until is None:
             return None
         return max(0.0, (until.timestamp() - self.now()) / 86400)
+
+    def sdk_api_client(self) -> Any:
+        """The official SDK's ``ApiClient`` on this session's token (needs ``webull-nb[sdk]``).
+
+        ``TradeClient(api)`` and ``DataClient(api)`` then reuse the NORMAL token with no new
+        SMS; while the token is not NORMAL this raises ``TokenStateError`` rather than let
+        the SDK block a cell for 5 minutes.
+        """
+        from .sdk import sdk_api_client
+
+        return sdk_api_client(self)
 
     # --- teardown -----------------------------------------------------------------------------
 

@@ -24,6 +24,7 @@ import re
 import stat
 import sys
 import tempfile
+import time
 from dataclasses import dataclass
 from datetime import datetime, timezone
 from pathlib import Path
@@ -173,6 +174,13 @@ class TokenStore:
     def signature(self) -> tuple[object, object]:
         """A cheap fingerprint of both files' identity and age: it changes on every write."""
         return (_stat_key(self.path), _stat_key(self.meta_path))
+
+    def seconds_since_write(self) -> float | None:
+        """Seconds since ``token.txt`` last changed (None when there is none)."""
+        try:
+            return max(0.0, time.time() - self.path.stat().st_mtime)
+        except OSError:
+            return None
 
     def _report(self, message: str) -> None:
         # Reported once per distinct problem: a notebook re-reading a broken file every

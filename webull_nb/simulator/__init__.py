@@ -29,6 +29,7 @@ from urllib.parse import parse_qsl, unquote, urlsplit
 
 from .. import signing
 from ..endpoints import API_PROFILES, CONFIG_PATH
+from . import data
 
 __all__ = [
     "DEMO_APP_KEY",
@@ -180,6 +181,7 @@ class Simulator:
         port: int = 0,
         auto_verify_after: float | None = None,
         connection_timeout: float = CONNECTION_TIMEOUT,
+        no_device: bool = False,
     ) -> None:
         if environment not in ("prod", "uat"):
             raise ValueError("environment must be 'prod' or 'uat'")
@@ -189,6 +191,8 @@ class Simulator:
         self.verification_window = float(verification_window)
         self.idle_timeout = float(idle_timeout)
         self.auto_verify_after = auto_verify_after
+        # Plays an account with no logged-in Webull App: creates answer NO_AVAILABLE_DEVICE.
+        self.no_device = no_device
         self.clock = clock
         self._bind = (host, port)
         self.connection_timeout = float(connection_timeout)
@@ -427,10 +431,17 @@ class Simulator:
             kind = _TOKEN_PATHS.get(path)
             if kind is not None and method == "POST":
                 self._rate_limit(kind)
+                # Joining a token that already exists needs no device; a new one does.
+                joined = str(payload.get("token") or "")
+                if kind == "create" and self.no_device and not data.is_live(self, joined):
+                    return (*data.NO_DEVICE_REPLY, {})
                 return 200, (self._create if kind == "create" else self._check)(payload), {}
             if path == ACCOUNTS_PATH and method == "GET":
                 self._require_token(headers)
                 return 200, _FAKE_ACCOUNTS, {}
+            if data.serves(method, path):
+                self._require_token(headers)
+                return (*data.answer(method, path, parts.query, headers), {})
             raise _error(404, "NOT_FOUND", f"no API at {method} {path}")
         except _Reply as reply:
             return reply.status, reply.body, reply.headers

@@ -36,6 +36,12 @@ def build_parser() -> argparse.ArgumentParser:
         metavar="SECONDS",
         help="verify every new token by itself after this many seconds (for demos)",
     )
+    parser.add_argument(
+        "--no-device",
+        action="store_true",
+        help="play an account with no logged-in Webull App: creating a token answers "
+        "HTTP 400 NO_AVAILABLE_DEVICE",
+    )
     return parser
 
 
@@ -60,6 +66,7 @@ def main(argv: list[str] | None = None) -> int:
         host=args.host,
         port=args.port,
         auto_verify_after=args.auto_verify_after,
+        no_device=args.no_device,
     )
     if not is_loopback(args.host):
         print(
