@@ -22,7 +22,7 @@ from helpers import Canned, FaultServer
 from webull_nb.errors import RateLimitError
 from webull_nb.session import Session
 from webull_nb.simulator import Simulator
-from webull_nb.store import TokenStore
+from webull_nb.store import StoredToken, TokenStore
 
 WORKER = Path(__file__).parent / "account_worker.py"
 
@@ -280,4 +280,27 @@ def test_a_failure_about_a_forgotten_token_is_dropped(tmp_path) -> None:
         session.forget_token()
         session.account.poll_failed(token, "Checking the token failed: boom")
         assert session.error == ""
+        session.close()
+
+
+def test_a_late_pending_answer_never_overrides_normal(live_sim, tmp_path) -> None:
+    # The poller's check (PENDING) can return after a manual check already saw NORMAL.
+    from webull_nb.client import TokenInfo
+    from webull_nb.status import TokenStatus
+
+    session = Session(
+        live_sim.app_key, live_sim.app_secret, endpoint=live_sim.url, token_dir=tmp_path
+    )
+    try:
+        session.create_token()
+        approve(live_sim)
+        assert session.check_token() == "NORMAL"
+        token = session.account.state.token
+        late = TokenInfo(token.reveal(), TokenStatus.PENDING, None)
+        session.account._adopt_answer(late, expected=token)
+        assert session.status == "NORMAL"
+        assert TokenStore(tmp_path).load().status == "NORMAL"
+        other = TokenStore(tmp_path)  # another process, still holding the stale answer
+        assert not other.save(StoredToken(token.reveal(), None, "PENDING"))
+    finally:
         session.close()

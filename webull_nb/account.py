@@ -47,7 +47,7 @@ from .client import Client, TokenInfo
 from .coordination import CREATE_LOCK_FILE, AccountLock, RateLedger, watcher
 from .errors import RateLimitError, Secret, StoreLockError, TokenStateError, mask_token
 from .poller import POLL_INTERVAL, Poller
-from .status import TokenStatus, verification_deadline
+from .status import TokenStatus, progress, verification_deadline
 from .store import StoredToken, TokenStore
 
 __all__ = ["Account", "TokenState", "open_account"]
@@ -210,30 +210,35 @@ class Account:
     def reload(self, force: bool = False) -> None:
         """Adopt what the store holds, if it changed since this account last looked."""
         with self._lock:
-            signature = self.store.signature()
-            if signature == self._seen and not force:
-                return
-            stored = self.store.load()
-            current = self._state
-            age = self.store.seconds_since_write()
-            if stored is None and current.token is not None and age is not None and age < 1:
-                # Probably a write in progress (the official SDK rewrites token.txt in
-                # place): look again next round rather than drop a good token for a moment.
-                return
-            self._seen = signature
-            fields = self._fields_from_store(stored)
-            same_token = (
-                current.token.matches(fields["token"])
-                if current.token is not None
-                else fields["token"] is None
-            )
-            if same_token and all(
-                getattr(current, name) == fields[name]
-                for name in ("status", "expires", "last_used", "error")
-            ):
-                return
-            state = self._publish(**fields)
-        self._after(state)
+            state = self._reload_locked(force)
+        if state is not None:
+            self._after(state)
+
+    def _reload_locked(self, force: bool = False) -> TokenState | None:
+        """``reload`` for a caller holding ``_lock``: the new state, or None if unchanged."""
+        signature = self.store.signature()
+        if signature == self._seen and not force:
+            return None
+        stored = self.store.load()
+        current = self._state
+        age = self.store.seconds_since_write()
+        if stored is None and current.token is not None and age is not None and age < 1:
+            # Probably a write in progress (the official SDK rewrites token.txt in place):
+            # look again next round rather than drop a good token for a moment.
+            return None
+        self._seen = signature
+        fields = self._fields_from_store(stored)
+        same_token = (
+            current.token.matches(fields["token"])
+            if current.token is not None
+            else fields["token"] is None
+        )
+        if same_token and all(
+            getattr(current, name) == fields[name]
+            for name in ("status", "expires", "last_used", "error")
+        ):
+            return None
+        return self._publish(**fields)
 
     def _fields_from_store(self, stored: StoredToken | None) -> dict[str, Any]:
         problem = self.store.problem
@@ -355,33 +360,44 @@ class Account:
     ) -> TokenState:
         """Take a token API answer as the new truth and store it (a stale answer is dropped)."""
         with self._store_lock_or_note() as problems, self._lock:
+            # Another process may have stored news about this token (say, NORMAL) since.
+            state = self._reload_locked() if not problems else None
             current = self._state
-            if not fresh and (expected is None or not expected.matches(current.token)):
-                return current  # about a token since replaced or forgotten
             same = current.token is not None and current.token.matches(info.token)
-            created = current.created if same else _utc(self.now())
-            last_used = current.last_used if same else None
-            status = info.status.value
-            deadline = None
-            if status == TokenStatus.PENDING:
-                start = created.timestamp() if created else self.now()
-                deadline = verification_deadline(start, info.expires)
-            if not problems:
-                problems.append(self._persist(info, created, last_used))
-            self._seen = self.store.signature()
-            state = self._publish(
-                status=status,
-                token=Secret(info.token),
-                token_hint=mask_token(info.token),
-                created=created,
-                deadline=deadline,
-                expires=info.expires,
-                last_used=last_used,
-                restored=False,
-                error=problems[0] or _STATUS_ERRORS.get(status, ""),
-            )
-        self._after(state)
-        return state
+            replaced = not fresh and (expected is None or not expected.matches(current.token))
+            overtaken = same and progress(info.status.value) < progress(current.status)
+            if not (replaced or overtaken):
+                # Not about a token since replaced or forgotten, nor overtaken by newer news
+                # (a PENDING answer arriving after a NORMAL one): the answer is the truth.
+                state = self._adopt_locked(info, current if same else None, problems)
+        if state is not None:
+            self._after(state)
+        return self._state
+
+    def _adopt_locked(
+        self, info: TokenInfo, previous: TokenState | None, problems: list[str]
+    ) -> TokenState:
+        created = previous.created if previous else _utc(self.now())
+        last_used = previous.last_used if previous else None
+        status = info.status.value
+        deadline = None
+        if status == TokenStatus.PENDING:
+            start = created.timestamp() if created else self.now()
+            deadline = verification_deadline(start, info.expires)
+        if not problems:
+            problems.append(self._persist(info, created, last_used))
+        self._seen = self.store.signature()
+        return self._publish(
+            status=status,
+            token=Secret(info.token),
+            token_hint=mask_token(info.token),
+            created=created,
+            deadline=deadline,
+            expires=info.expires,
+            last_used=last_used,
+            restored=False,
+            error=problems[0] or _STATUS_ERRORS.get(status, ""),
+        )
 
     def _persist(
         self, info: TokenInfo, created: datetime | None, last_used: datetime | None

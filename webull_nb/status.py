@@ -12,6 +12,7 @@ __all__ = [
     "STATUSES",
     "VERIFICATION_WINDOW",
     "TokenStatus",
+    "progress",
     "verification_deadline",
 ]
 
@@ -42,6 +43,18 @@ FINAL = frozenset({TokenStatus.NORMAL, TokenStatus.INVALID, TokenStatus.EXPIRED}
 VERIFICATION_WINDOW = 300.0
 #: How long a NORMAL token lives unused.
 IDLE_LIFETIME = timedelta(days=15)
+
+
+_PROGRESS = {"NONE": -1, "PENDING": 0, "NORMAL": 1, "EXPIRED": 2, "INVALID": 2}
+
+
+def progress(status: str) -> int:
+    """How far along its life a token with this status is: a token never goes back.
+
+    PENDING comes before NORMAL, and both before EXPIRED and INVALID, so an answer that
+    arrives late (say, a PENDING check overtaken by a NORMAL one) is recognisably stale.
+    """
+    return _PROGRESS.get(str(status), -1)
 
 
 def verification_deadline(start: float, expires: datetime | None) -> datetime:

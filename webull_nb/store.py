@@ -30,7 +30,7 @@ from datetime import datetime, timezone
 from pathlib import Path
 
 from .errors import mask_token
-from .status import SERVICE_STATUSES
+from .status import SERVICE_STATUSES, progress
 
 __all__ = [
     "TOKEN_DIR_ENV",
@@ -337,12 +337,10 @@ class TokenStore:
         current = self.load()
         if current is None and self.problem and "another app key" in self.problem:
             return False
-        if (
-            current is not None
-            and current.status == "NORMAL"
-            and current.token != token.token
-            and token.status != "NORMAL"
-        ):
+        if current is not None and current.token == token.token:
+            if progress(token.status) < progress(current.status):
+                return False  # news older than what is stored (another process was faster)
+        elif current is not None and current.status == "NORMAL" and token.status != "NORMAL":
             return False
         text = f"{token.token}\n{_datetime_to_ms(token.expires)}\n{token.status}\n"
         self._write_atomic(self.path, text.encode("ascii"))
