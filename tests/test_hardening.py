@@ -335,6 +335,9 @@ def test_cli_warns_when_the_control_plane_leaves_the_machine(
         raise _NotStarted
 
     monkeypatch.setattr(Simulator, "start", refuse)
+    # main() installs SIGINT/SIGTERM handlers; left in place they would swallow Ctrl-C
+    # for every later test in this process.
+    monkeypatch.setattr(cli.signal, "signal", lambda *args: None)
     with pytest.raises(_NotStarted):
         cli.main(["--host", host])
     err = capsys.readouterr().err
