@@ -3,12 +3,16 @@
 from __future__ import annotations
 
 import http.client
+import inspect
 import json
+import re
 import selectors
 import socket
+import sys
 import threading
 import time
 from contextlib import closing
+from pathlib import Path
 from urllib.parse import urlsplit
 
 import pytest
@@ -331,7 +335,61 @@ def test_cli_warns_when_the_control_plane_leaves_the_machine(
         raise _NotStarted
 
     monkeypatch.setattr(Simulator, "start", refuse)
+    # main() installs SIGINT/SIGTERM handlers; left in place they would swallow Ctrl-C
+    # for every later test in this process.
+    monkeypatch.setattr(cli.signal, "signal", lambda *args: None)
     with pytest.raises(_NotStarted):
         cli.main(["--host", host])
     err = capsys.readouterr().err
     assert ("anyone on the network can read the SMS codes and approve tokens" in err) is warned
+
+
+# --- the demo command ---------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("missing", ["nbformat", "nbclient"])
+def test_headless_demo_without_the_lab_extra_says_what_to_install(
+    missing, monkeypatch, capsys
+) -> None:
+    from webull_nb import cli
+
+    monkeypatch.setitem(sys.modules, missing, None)  # makes "import nbformat" fail
+    started = []
+    monkeypatch.setattr(cli, "_start_simulator", lambda: started.append(1) or ("x", "y"))
+    assert cli.main(["demo", "--headless"]) == 2
+    err = capsys.readouterr().err
+    assert err == f"the headless demo needs {missing}: pip install 'webull-nb[lab]'\n"
+    assert started == []
+
+
+# --- the README ------------------------------------------------------------------------------
+
+README = Path(__file__).resolve().parent.parent / "README.md"
+
+
+def _python_blocks() -> list[str]:
+    return re.findall(r"```python\n(.*?)```", README.read_text(encoding="utf-8"), re.S)
+
+
+def test_readme_gives_pip_users_their_own_demo_path() -> None:
+    text = README.read_text(encoding="utf-8")
+    assert "pip install 'webull-nb[lab]'\nwebull-nb demo\n" in text
+
+
+def test_readme_simulator_snippet_prints_what_it_shows(capsys) -> None:
+    (block,) = [b for b in _python_blocks() if "with Simulator()" in b]
+    shown = re.findall(r"print\(.*\)\s+# (\S+)", block)
+    assert shown, "the snippet prints nothing"
+    exec(compile(block, "README.md", "exec"), {})  # noqa: S102 (our own README)
+    assert capsys.readouterr().out.split() == shown
+
+
+def test_readme_canonical_string_call_matches_its_signature() -> None:
+    text = " ".join(README.read_text(encoding="utf-8").split())
+    call = re.search(r"`canonical_string\((app_key,[^`]*)\)`", text)
+    assert call, "the README shows no canonical_string call with its arguments"
+    named = set(re.findall(r"(\w+)=", call.group(1)))
+    parameters = inspect.signature(canonical_string).parameters
+    required = {n for n, p in parameters.items() if p.default is p.empty and n != "app_key"}
+    assert required <= named <= set(parameters)
+    assert "app_secret" not in call.group(1)

@@ -95,7 +95,14 @@ def test_saved_notebook_with_widget_state_holds_no_secret(tmp_path, monkeypatch)
 
 
 def test_demo_headless_prints_the_states(tmp_path) -> None:
-    env = {**os.environ, "XDG_STATE_HOME": str(tmp_path), "HOME": str(tmp_path)}
+    temp = tmp_path / "tmp"
+    temp.mkdir()
+    env = {
+        **os.environ,
+        "XDG_STATE_HOME": str(tmp_path),
+        "HOME": str(tmp_path),
+        "TMPDIR": str(temp),
+    }
     env.pop("WEBULL_APP_KEY", None)
     result = subprocess.run(
         [sys.executable, "-m", "webull_nb.cli", "demo", "--headless"],
@@ -109,3 +116,6 @@ def test_demo_headless_prints_the_states(tmp_path) -> None:
     assert "webull-nb demo: simulator at http://127.0.0.1:" in out
     assert "phone: SMS code" in out
     assert "states: NONE -> PENDING -> NORMAL" in out
+    # The demo folder (quickstart copy, token.txt, kernel sockets) goes with the demo.
+    assert list(temp.iterdir()) == []
+    assert "without encryption" not in result.stderr

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import argparse
+import importlib
+import importlib.util
 import os
 import shutil
 import subprocess
@@ -10,6 +12,7 @@ import sys
 import tempfile
 import threading
 from pathlib import Path
+from typing import Any
 
 import requests
 
@@ -51,6 +54,34 @@ def _phone(url: str, stop: threading.Event) -> None:
                 requests.post(f"{url}/_sim/verify", json=sms, timeout=5)
 
 
+_LAB_HINT = "pip install 'webull-nb[lab]'"
+
+
+def _missing_headless_tools() -> str | None:
+    """Name the first notebook tool the headless demo needs that is not installed."""
+    for module in ("nbformat", "nbclient", "ipykernel", "jupyter_client"):
+        try:
+            importlib.import_module(module)
+        except ImportError:
+            return module
+    return None
+
+
+def _kernel_manager(workdir: Path) -> Any:
+    from jupyter_client.manager import KernelManager
+
+    if os.name == "nt":  # ZeroMQ has no IPC transport on Windows
+        return KernelManager(kernel_name="python3")
+    # Unix sockets in the 0700 demo folder instead of TCP ports on localhost: nothing else
+    # can connect, and ipykernel has no reason to warn about unencrypted TCP.
+    return KernelManager(
+        kernel_name="python3",
+        transport="ipc",
+        ip=str(workdir / "kernel"),
+        connection_file=str(workdir / "kernel.json"),
+    )
+
+
 def _run_headless(notebook: Path, url: str, workdir: Path) -> int:
     import nbformat
     from nbclient import NotebookClient
@@ -61,10 +92,15 @@ def _run_headless(notebook: Path, url: str, workdir: Path) -> int:
     phone.start()
     try:
         NotebookClient(
-            nb, timeout=600, kernel_name="python3", resources={"metadata": {"path": str(workdir)}}
+            nb,
+            km=_kernel_manager(workdir),
+            timeout=600,
+            kernel_name="python3",
+            resources={"metadata": {"path": str(workdir)}},
         ).execute()
     finally:
         stop.set()
+        phone.join()
     for cell in nb.cells:
         for output in cell.get("outputs", []):
             text = output.get("text", "")
@@ -76,39 +112,45 @@ def _run_headless(notebook: Path, url: str, workdir: Path) -> int:
 
 def demo(headless: bool) -> int:
     """Start the simulator and run the quickstart on it, in JupyterLab or headless."""
+    # Checked before anything starts, so a missing extra costs one line and leaves nothing.
+    if headless:
+        missing = _missing_headless_tools()
+        if missing is not None:
+            print(f"the headless demo needs {missing}: {_LAB_HINT}", file=sys.stderr)
+            return 2
+    elif importlib.util.find_spec("jupyterlab") is None:
+        print(f"JupyterLab is not installed: {_LAB_HINT}", file=sys.stderr)
+        return 2
     proc, url = _start_simulator()
     print(f"webull-nb demo: simulator at {url} (demo keys; no Webull account needed)", flush=True)
-    workdir = Path(tempfile.mkdtemp(prefix="webull-nb-demo-"))
-    notebook = workdir / "quickstart.ipynb"
-    shutil.copyfile(notebook_path(), notebook)
-    env = {"WEBULL_NB_SIMULATOR_URL": url, "WEBULL_OPENAPI_TOKEN_DIR": str(workdir / "tokens")}
-    os.environ.update(env)
-    try:
-        if headless:
-            os.environ["WEBULL_NB_AUTOPILOT"] = "1"
-            print("running the quickstart headless...", flush=True)
-            return _run_headless(notebook, url, workdir)
+    # The folder holds the demo's token.txt and kernel sockets; it goes when the demo ends.
+    with tempfile.TemporaryDirectory(prefix="webull-nb-demo-", ignore_cleanup_errors=True) as tmp:
+        workdir = Path(tmp)
+        notebook = workdir / "quickstart.ipynb"
+        shutil.copyfile(notebook_path(), notebook)
+        env = {"WEBULL_NB_SIMULATOR_URL": url, "WEBULL_OPENAPI_TOKEN_DIR": str(workdir / "tokens")}
+        os.environ.update(env)
         try:
-            import jupyterlab  # noqa: F401
-        except ImportError:
-            print("JupyterLab is not installed: pip install 'webull-nb[lab]'", file=sys.stderr)
-            return 2
-        print(f"opening JupyterLab on {notebook}", flush=True)
-        command = [
-            sys.executable,
-            "-m",
-            "jupyterlab",
-            f"--ServerApp.root_dir={workdir}",
-            str(notebook),
-        ]
-        if getattr(os, "geteuid", lambda: 1)() == 0:
-            command.append("--allow-root")  # containers often run as root
-        return subprocess.call(command)  # noqa: S603 (fixed argv)
-    except KeyboardInterrupt:
-        return 0
-    finally:
-        proc.terminate()
-        proc.wait(timeout=10)
+            if headless:
+                os.environ["WEBULL_NB_AUTOPILOT"] = "1"
+                print("running the quickstart headless...", flush=True)
+                return _run_headless(notebook, url, workdir)
+            print(f"opening JupyterLab on {notebook} (a temporary copy)", flush=True)
+            command = [
+                sys.executable,
+                "-m",
+                "jupyterlab",
+                f"--ServerApp.root_dir={workdir}",
+                str(notebook),
+            ]
+            if getattr(os, "geteuid", lambda: 1)() == 0:
+                command.append("--allow-root")  # containers often run as root
+            return subprocess.call(command)  # noqa: S603 (fixed argv)
+        except KeyboardInterrupt:
+            return 0
+        finally:
+            proc.terminate()
+            proc.wait(timeout=10)
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -155,9 +155,13 @@ def query_pairs(query: Query) -> list[tuple[str, str]]:
                 "such as {'a': 1}, pairs such as [('a', 1)], or a string such as 'a=1'"
             )
         key, value = item
+        name = key if type(key) is str else _text(key, "key")
+        # Exact str first: nearly every query value is one, and signing is hot.
+        if type(value) is str:
+            pairs.append((name, value))
+            continue
         if value is None:
             continue
-        name = _text(key, "key")
         if isinstance(value, (str, bytes, bytearray)) or not isinstance(value, Iterable):
             pairs.append((name, _text(value, f"value of {name!r}")))
             continue
