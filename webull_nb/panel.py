@@ -391,7 +391,8 @@ class TokenPanel(anywidget.AnyWidget):
     def _sms(self, code: str) -> None:
         if self.simulated_phone is None:
             return
-        self.phone = dict(self.simulated_phone.submit(code))
+        self.simulated_phone.submit(code)
+        self.refresh(phone=True)  # the publisher alone writes the traits
 
     # --- lifetime and other frontends ----------------------------------------------------------
 
