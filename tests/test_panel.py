@@ -1,16 +1,22 @@
-"""The panel without a browser: buttons, badge, countdown and guidance per state; no secrets."""
+"""The panel without a browser: its state per token status, its actions, threads, no secrets.
+
+The browser side (webull_nb/static/panel.js) is driven in tests/browser/; here the kernel side
+is driven the way the view drives it, through custom messages.
+"""
 
 from __future__ import annotations
 
 import json
-import re
+import subprocess
+import sys
 import threading
+from datetime import timedelta
 
-import ipywidgets as widgets
 import pytest
+from ipywidgets.widgets import widget as ipywidget
 
 import webull_nb
-from webull_nb.panel import TokenPanel
+from webull_nb.panel import STATIC, TokenPanel, render_html
 from webull_nb.session import Session
 from webull_nb.simulator import Simulator
 from webull_nb.simulator.phone import SimulatedPhone
@@ -18,21 +24,15 @@ from webull_nb.simulator.phone import SimulatedPhone
 SECRET = "s3cret-value-that-must-never-leak"
 
 
-def all_widgets(root: widgets.Widget) -> list[widgets.Widget]:
-    found = [root]
-    for child in getattr(root, "children", ()):
-        found.extend(all_widgets(child))
-    return found
-
-
-def widget_state(root: widgets.Widget) -> str:
-    return json.dumps([w.get_state() for w in all_widgets(root)], default=str)
-
-
 @pytest.fixture
 def sim(clock):
     with Simulator(app_secret=SECRET, clock=clock) as simulator:
         yield simulator
+
+
+def click(panel: TokenPanel, action: str, **content: str) -> None:
+    """Send what the view sends when a button is clicked."""
+    panel._on_message(panel, {"action": action, **content}, [])
 
 
 @pytest.fixture
@@ -60,33 +60,52 @@ def enter_sms(sim) -> None:
     sim.verify(sms["token"], sms["code"])
 
 
-def test_panel_is_the_callable_module_and_lazy() -> None:
+def saved(panel: TokenPanel) -> str:
+    """Everything the panel's models would put in a notebook's saved widget state."""
+    return json.dumps([panel.get_state(), panel.layout.get_state()], default=str)
+
+
+def test_panel_is_the_callable_module_and_importing_the_package_loads_no_widgets() -> None:
     import webull_nb.panel as module
 
     assert webull_nb.panel is module and callable(webull_nb.panel)
+    code = (
+        "import sys, webull_nb; "
+        "assert not {'ipywidgets', 'anywidget'} & set(sys.modules), 'widgets loaded at import'"
+    )
+    subprocess.run([sys.executable, "-c", code], check=True)
 
 
-def test_credentials_form_moves_the_secret_out_of_widget_state(sim, clock) -> None:
+def test_one_anywidget_of_at_most_three_models_with_its_front_end_shipped(sim) -> None:
+    import anywidget
+
+    before = set(ipywidget._instances)
+    panel = webull_nb.panel(simulator=sim)
+    models = set(ipywidget._instances) - before
+    assert isinstance(panel, anywidget.AnyWidget) and panel.phone["sms"] == ""
+    assert len(models) <= 3, len(models)
+    assert "export default" in panel._esm and ".wnb-badge" in panel._css
+    assert (STATIC / "panel.js").is_file() and (STATIC / "panel.css").is_file()
+    panel.close()
+    panel.session.close()
+    assert not models & set(ipywidget._instances), "close() left models open"
+
+
+def test_credentials_message_hands_the_secret_to_the_session_only(sim, clock) -> None:
     panel = webull_nb.panel(endpoint=sim.url, clock=clock)
     panel.background = False
     assert webull_nb.current() is panel.session
-    assert panel.credentials.layout.display is None
-    assert all(b.disabled for b in (panel.create_button, panel.check_button))
-    assert "WEBULL_APP_KEY" in panel.guidance.value
-    panel.app_key.value = sim.app_key
-    panel.app_secret.value = SECRET
-    panel.region.value = "hk"
-    typed_into = panel.app_secret
-    panel.use_button.click()
+    assert not panel.state["has_credentials"] and "WEBULL_APP_KEY" in panel.state["guidance"]
+    assert panel.state["choices"]["region"][0] == "us"
+    click(panel, "credentials", app_key=sim.app_key, app_secret=SECRET, region="hk", api="v2")
     assert panel.session.has_credentials and panel.session.region == "hk"
-    assert typed_into.value == "" and typed_into.disabled and typed_into.comm is None
-    assert (panel.app_secret.value, panel.app_key.value) == ("", "")
-    assert panel.app_secret.disabled and panel.credentials.layout.display == "none"
-    panel.create_button.click()
-    assert panel.session.status == "PENDING"
+    assert panel.state["has_credentials"] and panel.state["region"] == "hk"
+    click(panel, "create")
+    assert panel.state["status"] == "PENDING"
     token = sim.sms_inbox()[-1]["token"]
-    state = widget_state(panel)
+    state = saved(panel)
     assert SECRET not in state and token not in state and sim.app_key not in state
+    assert not {"app_secret", "app_key"} & set(panel.trait_names())
     panel.close()
     panel.session.close()
 
@@ -94,136 +113,146 @@ def test_credentials_form_moves_the_secret_out_of_widget_state(sim, clock) -> No
 def test_bad_credentials_are_reported_in_the_panel(sim, clock) -> None:
     panel = webull_nb.panel(endpoint=sim.url, clock=clock)
     panel.background = False
-    panel.app_key.value = sim.app_key  # and no secret
-    panel.use_button.click()
-    assert "both the app key and the app secret are needed" in panel.error_box.value
+    click(panel, "credentials", app_key=sim.app_key, app_secret="")
+    assert "both the app key and the app secret are needed" in panel.state["error"]
     panel.close()
     panel.session.close()
     panel = webull_nb.panel()  # no explicit endpoint: the region's published hosts
     panel.background = False
-    panel.app_key.value, panel.app_secret.value = sim.app_key, SECRET
-    panel.region.value, panel.environment.value = "au", "uat"
-    panel.use_button.click()
-    assert "publishes no uat API host for region 'au'" in panel.session.error
-    assert panel.error_box.layout.display is None
-    assert not panel.session.has_credentials and panel.app_secret.value == ""
-    assert SECRET not in widget_state(panel)
+    click(
+        panel, "credentials", app_key=sim.app_key, app_secret=SECRET, region="au", environment="uat"
+    )
+    assert "publishes no uat API host for region 'au'" in panel.state["error"]
+    assert not panel.state["has_credentials"] and SECRET not in saved(panel)
     panel.close()
     panel.session.close()
 
 
-def test_redraws_keep_the_users_dropdown_choices(make_panel) -> None:
-    panel = make_panel()
-    panel.change_button.click()
-    assert panel.credentials.layout.display is None
-    panel.region.value = "jp"
-    panel.create_button.click()  # the session changes, the panel redraws
-    assert panel.region.value == "jp" and panel.session.region == "us"
-
-
 def test_no_token_state(make_panel) -> None:
-    panel = make_panel()
-    assert "wnb-NONE" in panel.badge.value and "NO TOKEN" in panel.badge.value
-    assert not panel.create_button.disabled
-    assert panel.check_button.disabled and panel.forget_button.disabled
-    assert panel.countdown.value == "" and "Create token" in panel.guidance.value
+    state = make_panel().state
+    assert (state["status"], state["badge"], state["badge_text"]) == ("NONE", "NONE", "NO TOKEN")
+    assert state["deadline_ms"] is None and "Create token" in state["guidance"]
 
 
-def test_pending_state_countdown_and_guidance(make_panel, clock) -> None:
+def test_pending_state_carries_the_deadline_and_the_kernels_clock(make_panel, clock) -> None:
     panel = make_panel(region="uk")
-    panel.create_button.click()
-    assert "wnb-PENDING" in panel.badge.value and 'role="status"' in panel.badge.value
-    assert ">5:00<" in panel.countdown.value and 'aria-valuenow="300"' in panel.countdown.value
-    assert panel.create_button.disabled and not panel.check_button.disabled
-    guidance = panel.guidance.value
+    click(panel, "create")
+    state = panel.state
+    assert state["status"] == "PENDING" and state["badge_text"].startswith("PENDING")
+    assert state["deadline_ms"] == panel.session.deadline.timestamp() * 1000
+    assert state["deadline_ms"] - state["clock_ms"] == pytest.approx(300_000, abs=1_000)
+    guidance = state["guidance"]
     assert "Menu → Messages → OpenAPI Notifications" in guidance and "Check Now" in guidance
+    assert "Send a new code" in guidance
     assert "https://developer.webull-uk.com/apis/docs/authentication/token" in guidance
-    clock.advance(61)
-    panel.tick()
-    assert ">3:59<" in panel.countdown.value
-    assert panel.needs_ticks()
 
 
-def test_countdown_is_ticked_by_the_shared_thread(make_panel, clock) -> None:
+def test_pending_sends_nothing_while_the_poller_checks_and_runs_no_ticker(sim, clock) -> None:
+    session = Session(sim.app_key, SECRET, endpoint=sim.url, clock=clock)  # a real poller
+    panel = webull_nb.panel(session)
+    panel.background = False
+    click(panel, "create")
+    sent, checked = [], threading.Semaphore(0)
+    panel.observe(lambda change: sent.append(change["name"]), names=["state", "phone"])
+    session.observe(lambda change: checked.release(), names=["checks_made"])
+    for _ in range(4):
+        clock.advance(20)
+        session.check_soon()
+        assert checked.acquire(timeout=10), "the poller did not check"
+    assert session.status == "PENDING" and sent == []
+    assert not [t for t in threading.enumerate() if "ticker" in t.name]
+    panel.close()
+    session.close()
+
+
+def test_one_create_click_publishes_few_states(make_panel) -> None:
     panel = make_panel()
-    panel.create_button.click()
-    moved = threading.Event()
-    panel.countdown.observe(lambda change: moved.set(), "value")
-    clock.advance(10)
-    assert moved.wait(5), "the ticker did not redraw the countdown"
-    assert ">4:50<" in panel.countdown.value
-    assert any(t.name == "webull-nb-panel-ticker" for t in threading.enumerate())
+    statuses = []
+    panel.observe(lambda change: statuses.append(change["new"]["status"]), names=["state"])
+    click(panel, "create")
+    assert statuses[-1] == "PENDING" and len(statuses) <= 3, statuses
 
 
-def test_normal_state_shows_masked_token_validity_and_hint(make_panel, sim) -> None:
+def test_hello_republishes_a_fresh_clock(make_panel, clock) -> None:
     panel = make_panel()
-    panel.create_button.click()
+    first = panel.state["clock_ms"]
+    clock.advance(120)
+    click(panel, "hello")
+    assert panel.state["clock_ms"] - first == pytest.approx(120_000, abs=1_000)
+
+
+def test_normal_state_shows_the_masked_token_and_its_idle_clock(make_panel, sim, clock) -> None:
+    panel = make_panel()
+    click(panel, "create")
     token = sim.sms_inbox()[-1]["token"]
     enter_sms(sim)
     panel.session.check_token()
-    assert "wnb-NORMAL" in panel.badge.value and panel.countdown.value == ""
-    info = panel.token_info.value
-    assert panel.session.token_hint in info and token not in info
-    assert "valid until about" in info and "15 days after last use" in info
-    assert "webull_nb.current().headers" in info
-    assert panel.create_button.disabled and not panel.forget_button.disabled
-    assert token not in widget_state(panel)
+    state = panel.state
+    assert state["status"] == "NORMAL" and state["deadline_ms"] is None
+    assert state["token_hint"] == panel.session.token_hint and token not in saved(panel)
+    until = panel.session.valid_until()
+    assert state["valid_until_ms"] == until.timestamp() * 1000
+    assert state["idle_warning_ms"] == timedelta(days=2).total_seconds() * 1000
+    assert "Under 2 days left" not in render_html(panel.session)
+    clock.advance(13.5 * 86400)
+    assert "Under 2 days left on the 15-day idle clock" in render_html(panel.session)
 
 
 def test_expired_and_invalid_states(make_panel, sim, clock) -> None:
     panel = make_panel()
-    panel.create_button.click()
+    click(panel, "create")
     clock.advance(301)
     panel.session.check_token()
-    assert "wnb-EXPIRED" in panel.badge.value and "window passed" in panel.guidance.value
-    assert not panel.create_button.disabled
-    panel.create_button.click()
+    assert panel.state["badge"] == "EXPIRED" and "window passed" in panel.state["guidance"]
+    click(panel, "create")
     enter_sms(sim)
     panel.session.check_token()
     clock.advance(15 * 86400 + 1)
-    panel.check_button.click()  # NORMAL: the button checks at once
-    assert "wnb-INVALID" in panel.badge.value and "INVALID" in panel.badge.value
-    assert "unused for 15 days" in panel.guidance.value
+    click(panel, "check")  # NORMAL: the button checks at once
+    assert panel.state["badge_text"].startswith("INVALID")
+    assert "unused for 15 days" in panel.state["guidance"]
 
 
-def test_error_style_and_box_without_traceback(sim, clock, make_panel) -> None:
+def test_send_a_new_code_replaces_the_pending_token(make_panel, sim) -> None:
+    panel = make_panel()
+    click(panel, "create")
+    first = sim.sms_inbox()[-1]["token"]
+    click(panel, "new_code")
+    assert panel.state["status"] == "PENDING" and sim.sms_inbox()[-1]["token"] != first
+
+
+def test_error_badge_and_message_without_traceback(sim, clock, make_panel) -> None:
     session = Session(sim.app_key, "wrong-secret", endpoint=sim.url, clock=clock)
     panel = make_panel(session)
-    panel.create_button.click()
-    assert "wnb-ERROR" in panel.badge.value
-    assert panel.error_box.layout.display is None
-    assert (
-        "signature did not match" in panel.error_box.value
-        and 'role="alert"' in panel.error_box.value
-    )
-    assert "Traceback" not in panel.error_box.value and "wrong-secret" not in widget_state(panel)
+    click(panel, "create")
+    assert panel.state["badge"] == "ERROR" and "signature did not match" in panel.state["error"]
+    assert "Traceback" not in panel.state["error"] and "wrong-secret" not in saved(panel)
 
 
 def test_unexpected_exception_becomes_a_message(make_panel, monkeypatch) -> None:
     panel = make_panel()
-    monkeypatch.setattr(panel.session, "create_token", lambda: 1 / 0)
-    panel.create_button.click()
-    assert "Create token failed: division by zero" in panel.error_box.value
+    monkeypatch.setattr(panel.session, "create_token", lambda force=False: 1 / 0)
+    click(panel, "create")
+    assert "Create token failed: division by zero" in panel.state["error"]
 
 
-def test_check_button_shows_the_wait_when_rate_limited(make_panel, sim) -> None:
+def test_rate_limited_check_publishes_when_the_next_check_is_allowed(make_panel, sim) -> None:
     panel = make_panel()
-    panel.create_button.click()
+    click(panel, "create")
     enter_sms(sim)
     panel.session.check_token()
     for _ in range(9):
-        panel.check_button.click()
-    assert panel.check_button.disabled
-    assert re.fullmatch(r"Next check in (29|30|31) s", panel.check_button.description)
+        click(panel, "check")
+    wait = panel.state["next_check_ms"] - panel.state["clock_ms"]
+    assert 25_000 <= wait <= 32_000, wait
 
 
 def test_check_while_pending_asks_the_poller_and_never_exceeds_the_limit(make_panel) -> None:
     panel = make_panel()
-    panel.create_button.click()
+    click(panel, "create")
     for _ in range(12):
-        panel.check_button.click()  # each click: "check as soon as the limit allows"
-    assert panel.check_button.description == "Check now" and not panel.check_button.disabled
-    assert panel.session.error == ""
+        click(panel, "check")  # each click: "check as soon as the limit allows"
+    assert panel.state["next_check_ms"] is None and panel.state["error"] == ""
 
 
 def test_uat_guidance(clock) -> None:
@@ -233,109 +262,121 @@ def test_uat_guidance(clock) -> None:
         )
         panel = webull_nb.panel(session)
         panel.background = False
-        assert "need no verification" in panel.guidance.value
-        panel.create_button.click()
-        assert "wnb-NORMAL" in panel.badge.value
+        assert "need no verification" in panel.state["guidance"]
+        click(panel, "create")
+        assert panel.state["status"] == "NORMAL"
         panel.close()
         session.close()
 
 
-def test_close_never_waits_for_the_ticker_lock(make_panel) -> None:
-    # ipywidgets closes a collected widget from __del__, in whatever thread the garbage
-    # collector runs, possibly one that another thread is waiting for: close must not block.
-    from webull_nb import panel as module
-
+def test_a_change_during_a_publish_is_published_by_the_running_publisher(make_panel) -> None:
+    # Observers fire on any thread: none of them waits for another, and the last publish
+    # reflects the session's latest state.
     panel = make_panel()
-    panel.create_button.click()
-    held, release = threading.Event(), threading.Event()
+    entered, release = threading.Event(), threading.Event()
+    real = panel._publish
 
-    def hold_lock() -> None:
-        with module._ticker._lock:
-            held.set()
-            release.wait(10)
+    def slow(clock: bool, phone: bool) -> None:
+        entered.set()
+        release.wait(10)
+        real(clock, phone)
 
-    holder = threading.Thread(target=hold_lock)
-    holder.start()
-    held.wait(5)
-    closer = threading.Thread(target=panel.close)
-    closer.start()
-    closer.join(5)
-    blocked = closer.is_alive()
+    panel._publish = slow
+    first = threading.Thread(target=panel.refresh)
+    first.start()
+    assert entered.wait(5)
+    second = threading.Thread(target=lambda: panel.session.note_error("changed meanwhile"))
+    second.start()
+    second.join(5)
+    waited = second.is_alive()
     release.set()
-    holder.join()
-    assert not blocked and not panel.needs_ticks()
+    first.join(5)
+    assert not waited and panel.state["error"] == "changed meanwhile"
+
+
+def test_close_never_waits_for_the_publishers_lock(make_panel) -> None:
+    # ipywidgets closes a collected widget from __del__, on whatever thread collects it.
+    panel = make_panel()
+    with panel._flag:
+        closer = threading.Thread(target=panel.close)
+        closer.start()
+        closer.join(5)
+        assert not closer.is_alive()
+    panel.session.note_error("after close")
+    assert panel.state["error"] == ""
 
 
 def test_views_stay_in_sync_and_closing_one_leaves_the_session(make_panel, sim) -> None:
     first = make_panel()
     second = webull_nb.panel(first.session)
-    first.create_button.click()
-    assert second.badge.value == first.badge.value and "PENDING" in second.badge.value
+    click(first, "create")
+    assert second.state["status"] == "PENDING" and second.state == first.state
     second.close()
-    assert first.session.status == "PENDING" and first.session.account.poller.alive
+    assert second.comm is None and first.session.status == "PENDING"
+    assert first.session.account.poller.alive
     enter_sms(sim)
     first.session.check_token()
     third = webull_nb.panel(first.session)
-    assert "wnb-NORMAL" in third.badge.value
+    assert third.state["status"] == "NORMAL"
     third.close()
 
 
 def test_text_and_html_representations(make_panel) -> None:
     panel = make_panel()
-    panel.create_button.click()
-    bundle = panel._repr_mimebundle_()
-    assert bundle["text/plain"].startswith("Webull token: PENDING | 5:00 left")
-    assert "PENDING: approve it in the Webull App" in bundle["text/html"]
-    assert "application/vnd.jupyter.widget-view+json" in bundle
+    click(panel, "create")
+    data, _ = panel._repr_mimebundle_()
+    assert data["text/plain"].startswith("Webull token: PENDING | 5:00 left")
+    assert "PENDING: approve it in the Webull App" in data["text/html"]
+    assert "5:00 left to approve the token" in data["text/html"]
+    assert "application/vnd.jupyter.widget-view+json" in data
+    assert repr(panel).startswith("<TokenPanel Webull token: PENDING")
 
 
-def test_simulated_phone_takes_the_code(make_panel, sim) -> None:
-    panel = make_panel()
-    phone = SimulatedPhone(sim, session=panel.session)
-    phone.background = False
-    assert "No messages waiting" in phone.screen.value
-    panel.create_button.click()
-    code = sim.sms_inbox()[-1]["code"]
-    assert code in phone.screen.value
-    phone.code.value = "000000" if code != "000000" else "111111"  # submits on the 6th digit
-    assert "not right" in phone.result.value
-    phone.code.value = code[:5]
-    assert "not right" in phone.result.value  # five digits are not submitted
-    phone.code.value = code
-    assert "Approved" in phone.result.value and phone.code.value == ""
-    phone.confirm.click()  # a late click on an empty field changes nothing
-    assert "Approved" in phone.result.value
+def test_simulated_phone_in_the_panel_takes_the_code(sim, clock) -> None:
+    panel = webull_nb.panel(simulator=sim, clock=clock, poll_interval=1e6)
+    panel.background = False
+    assert panel.phone == {"sms": "", "result": "", "problem": ""}
+    click(panel, "sms", code="123456")
+    assert "click Create token first" in panel.phone["result"]
+    click(panel, "create")
+    sms = sim.sms_inbox()[-1]
+    assert panel.phone["sms"] == sms["code"] and sms["token"] not in json.dumps(panel.phone)
+    click(panel, "sms", code="000000" if sms["code"] != "000000" else "111111")
+    assert "not right" in panel.phone["result"]
+    click(panel, "sms", code=sms["code"][:5])
+    assert "six digits" in panel.phone["result"]
+    click(panel, "sms", code=sms["code"])
+    assert "Approved" in panel.phone["result"] and panel.phone["sms"] == ""
     panel.session.check_token()
-    assert panel.session.status == "NORMAL"
-    phone.close()
+    assert panel.state["status"] == "NORMAL" and "Approved" in panel.phone["result"]
+    click(panel, "create")  # NORMAL: the same token, no new SMS
+    click(panel, "forget")
+    click(panel, "create")
+    assert panel.phone["result"] == "" and panel.phone["sms"] == sim.sms_inbox()[-1]["code"]
+    panel.close()
+    panel.session.close()
 
 
 def test_phone_over_the_control_plane(sim) -> None:
-    phone = SimulatedPhone(sim.url)
-    phone.background = False
     session = Session(sim.app_key, SECRET, endpoint=sim.url, clock=sim.clock, poll_interval=1e6)
+    phone = SimulatedPhone(sim.url, session=session)
     session.create_token()
-    phone.refresh()
     code = sim.sms_inbox()[-1]["code"]
-    assert code in phone.screen.value
-    phone.code.value = code[:3]
-    phone.confirm.click()  # three digits are not a code
-    assert "not right" in phone.result.value
-    phone.code.value = code
-    assert "Approved" in phone.result.value
+    assert phone.refresh()["sms"] == code
+    assert "six digits" in phone.submit(code[:3])["result"]
+    assert "Approved" in phone.submit(code)["result"]
     assert session.check_token() == "NORMAL"
-    phone.close()
     session.close()
+    assert "Cannot reach" in SimulatedPhone("http://127.0.0.1:9").refresh()["problem"]
 
 
-def test_magic_shows_a_panel(clock) -> None:
+def test_magic_shows_a_panel_with_a_phone(clock) -> None:
     from webull_nb.magics import webull_magic
 
     panel = webull_magic("--env uat --region hk --simulator")
     assert isinstance(panel, TokenPanel)
     assert (panel.session.environment, panel.session.region) == ("uat", "hk")
-    phone = panel.children[-1]
-    assert isinstance(phone, SimulatedPhone)
+    assert panel.simulated_phone is not None and panel.phone["sms"] == ""
     panel.close()
     panel.session.close()
-    phone._inbox.simulator.stop()
+    panel.simulated_phone.simulator.stop()

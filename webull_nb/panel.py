@@ -1,59 +1,101 @@
-"""The notebook panel: an ipywidgets view of a Session. No HTTP and no state of its own.
-
-Every widget value is derived from the session's traits and redrawn when they change; a
-single background ticker redraws the countdown. Nothing secret is ever put in a widget
-value that the frontend (or a saved notebook's widget state) could keep.
+"""The notebook panel: one anywidget that draws a Session. No HTTP and no token state of its own.
 
 ``webull_nb.panel(...)`` calls ``panel()`` below: this module is callable.
+
+What travels to the browser
+    Two synced traits, each a dict so that every frontend applies one update atomically
+    (marimo applies the traits of one update as separate events, in no fixed order):
+    ``state`` holds what the panel draws, and ``phone`` what the simulated phone draws.
+    Neither ever holds the app secret or a full token. The browser draws the countdown
+    itself from ``deadline_ms`` and ``clock_ms`` (the server's clock, as the kernel
+    estimates it, when the state was published), so it keeps moving while the kernel is
+    busy, stopped or dead, and sends nothing while it moves. The view asks for a fresh
+    ``clock_ms`` when it first renders (a ``hello`` message), as the one in the state may
+    be old by then.
+
+What travels back
+    Custom messages (``model.send``), never state: ``create``, ``new_code`` (a new SMS while
+    PENDING), ``check``, ``forget``, ``credentials`` (app key and secret together; the
+    secret is handed to the session and never stored on the widget), ``sms`` (a code typed
+    on the simulated phone), ``phone_refresh`` and ``hello``. The kernel answers by
+    changing state.
+
+Threads
+    * Custom messages arrive on the kernel's main thread; every action runs in a short-lived
+      worker thread (inline when ``background`` is off, as in tests), so an HTTP call never
+      stalls the kernel's event loop, or a cell awaiting the token.
+    * Session observers fire on whichever thread changed the session: the poller, a store
+      watcher, a worker, or a cell. Each one only calls ``refresh()``.
+    * ``refresh()`` marks the view dirty; one thread at a time (whichever finds no publisher
+      running) becomes the publisher and, until nothing is dirty, rebuilds both dicts from the
+      session and assigns those that differ. So the widget's traits are written by one
+      thread at a time, the last publish always reflects the session's latest state, no
+      thread waits for another (the flag lock is held only to flip two booleans), and no lock
+      is held while calling into the session or sending a message. Sending from a thread
+      other than the main one is safe: ipykernel queues iopub messages to its IO thread, and
+      marimo binds a comm to its session's stream when the comm opens.
+    * ``close()`` takes no lock: ipywidgets may run it from ``__del__`` on any thread.
+
+The one ipykernel 7.4 limit that remains: the kernel reads a click only while its event
+loop runs, so a cell blocked in plain Python (``time.sleep``, a loop) holds clicks back
+until it ends; ``await session.wait_until_normal_async()`` does not. The countdown moves
+regardless, as the browser draws it.
 """
 
 from __future__ import annotations
 
+import contextlib
 import html
+import logging
+import math
 import sys
 import tempfile
 import threading
 import types
-import weakref
 from collections.abc import Callable
-from datetime import datetime
-from typing import Any
+from datetime import datetime, timedelta
+from pathlib import Path
+from typing import Any, ClassVar
 
-import ipywidgets as widgets
+import anywidget
+import traitlets
 
-from ._widgets import close_descendants, dispatch, stop_observing
 from .endpoints import API_PROFILES, ENVIRONMENTS, REGIONS
 from .errors import WebullError
-from .session import VERIFICATION_WINDOW, Session, format_countdown
+from .session import Session
 
-__all__ = ["TokenPanel", "panel", "render_html"]
+__all__ = ["TokenPanel", "panel", "render_html", "view_state"]
 
-TICK = 0.25  # seconds between countdown redraws; a message goes out only when text changes
+_log = logging.getLogger(__name__)
+STATIC = Path(__file__).parent / "static"
 
-_CSS = """
-<style>
-.wnb-panel { border: 1px solid #d0d7de; border-radius: 8px; padding: 10px 14px;
-  max-width: 760px; font-family: var(--jp-ui-font-family, system-ui, sans-serif); }
-.wnb-title { font-weight: 600; font-size: 1.05em; }
-.wnb-pill { display: inline-block; padding: 3px 12px; border-radius: 999px;
-  font-weight: 700; letter-spacing: .02em; color: #fff; font-size: 0.95em; }
-.wnb-NONE { background: #6e7781; } .wnb-PENDING { background: #bf8700; color: #1f2328; }
-.wnb-NORMAL { background: #1a7f37; } .wnb-EXPIRED { background: #cf222e; }
-.wnb-INVALID { background: #424a53; }
-.wnb-ERROR { background: #fff; color: #cf222e; border: 2px solid #cf222e; }
-.wnb-bar { height: 8px; background: #eaeef2; border-radius: 4px; overflow: hidden;
-  margin-top: 4px; max-width: 420px; }
-.wnb-bar > div { height: 100%; background: #bf8700; }
-.wnb-big { font-size: 1.6em; font-variant-numeric: tabular-nums; font-weight: 700; }
-.wnb-alert { background: #ffebe9; border: 1px solid #cf222e; border-radius: 6px;
-  padding: 6px 10px; color: #82071e; }
-.wnb-steps li { margin: 2px 0; }
-.wnb-code { font-family: var(--jp-code-font-family, monospace); background: #f6f8fa;
-  padding: 1px 4px; border-radius: 4px; }
-</style>
-"""
+#: Service facts the view shows: the 5-minute approval window and the 15-day idle lifetime.
+WINDOW_SECONDS = 300
+IDLE_DAYS = 15
+#: Warn when less than this is left on the idle clock of a NORMAL token.
+IDLE_WARNING = timedelta(days=2)
 
-_BADGE_TEXT = {
+_SESSION_TRAITS = (
+    "status",
+    "deadline",
+    "expires",
+    "last_used",
+    "token_hint",
+    "error",
+    "busy",
+    "has_credentials",
+    "app_key_hint",
+    "region",
+    "environment",
+    "api",
+    "token_check_enabled",
+    "restored",
+    "checks_made",
+)
+# A change in these may change what the simulated phone shows.
+_PHONE_TRAITS = frozenset({"status", "token_hint"})
+
+BADGE_TEXT = {
     "NONE": "NO TOKEN",
     "PENDING": "PENDING: approve it in the Webull App",
     "NORMAL": "NORMAL: ready",
@@ -74,8 +116,17 @@ def _esc(text: object) -> str:
     return html.escape(str(text), quote=True)
 
 
+def _ms(value: datetime | None) -> float | None:
+    return value.timestamp() * 1000 if value is not None else None
+
+
 def _when(value: datetime | None) -> str:
     return value.strftime("%d %b %Y %H:%M UTC") if value else "unknown"
+
+
+def _countdown(seconds: float) -> str:
+    whole = max(0, int(seconds + 0.999))
+    return f"{whole // 60}:{whole % 60:02d}"
 
 
 def badge_state(session: Session) -> str:
@@ -85,37 +136,8 @@ def badge_state(session: Session) -> str:
     return session.status
 
 
-def badge_html(session: Session) -> str:
-    """Return the status pill: text and colour, announced to screen readers."""
-    state = badge_state(session)
-    text = _BADGE_TEXT[state]
-    return (
-        f'<span class="wnb-pill wnb-{state}" role="status" aria-live="polite" '
-        f'aria-label="Token status: {_esc(text)}">{_esc(text)}</span>'
-    )
-
-
-def countdown_html(session: Session) -> str:
-    """Return the m:ss countdown and its bar, or empty when not PENDING."""
-    left = session.seconds_left()
-    if left is None:
-        return ""
-    # Everything shown derives from the whole seconds displayed, so the markup (and thus a
-    # widget message) changes exactly once a second.
-    whole = max(0, int(left + 0.999))
-    text = format_countdown(whole)
-    share = min(1.0, whole / VERIFICATION_WINDOW)
-    return (
-        f'<div><span class="wnb-big" aria-hidden="true">{text}</span> '
-        f"left to approve the token</div>"
-        f'<div class="wnb-bar" role="progressbar" aria-label="Time left: {text}" '
-        f'aria-valuemin="0" aria-valuemax="{int(VERIFICATION_WINDOW)}" '
-        f'aria-valuenow="{whole}"><div style="width: {share * 100:.1f}%"></div></div>'
-    )
-
-
 def guidance_html(session: Session) -> str:
-    """Return what the user should do now, in words."""
+    """Return what the user should do now, in words (HTML built from escaped parts)."""
     status = session.status
     guide = (
         f'<a href="{_esc(session.guide_url)}" target="_blank" rel="noopener">'
@@ -124,8 +146,8 @@ def guidance_html(session: Session) -> str:
     if not session.has_credentials:
         return (
             "Enter your app key and secret (from the Webull developer portal), or set "
-            "<span class='wnb-code'>WEBULL_APP_KEY</span> and "
-            "<span class='wnb-code'>WEBULL_APP_SECRET</span> before starting Jupyter."
+            "<code>WEBULL_APP_KEY</code> and <code>WEBULL_APP_SECRET</code> before starting "
+            "Jupyter."
         )
     if session.token_check_enabled is False or (
         session.environment == "uat" and status in ("NONE", "NORMAL")
@@ -136,7 +158,8 @@ def guidance_html(session: Session) -> str:
         steps = "".join(f"<li>{step}</li>" for step in _PENDING_STEPS)
         return (
             "<b>Webull has sent an SMS code to your phone.</b> Within 5 minutes:"
-            f'<ol class="wnb-steps">{steps}</ol>This panel turns green by itself. See {guide}.'
+            f'<ol class="wnb-steps">{steps}</ol>This panel turns green by itself. '
+            f"No SMS? <b>Send a new code</b>. See {guide}."
         )
     if status == "NONE":
         return (
@@ -153,213 +176,169 @@ def guidance_html(session: Session) -> str:
     return ""
 
 
-def token_info_html(session: Session) -> str:
-    """Return the masked token, how long it stays valid, and how later cells use it."""
+def view_state(session: Session) -> dict[str, Any]:
+    """Return what the panel draws, without ``clock_ms``: never the secret or a full token."""
+    status = session.status
+    has_token = status != "NONE"
+    wait = session.next_check_in() if has_token and status != "PENDING" else 0.0
+    # Whole seconds of the server's clock, so that the observers of one change agree on it.
+    next_check = math.ceil(session.now() + wait) * 1000 if wait > 0 else None
+    valid_until = session.valid_until()
+    return {
+        "status": status,
+        "badge": badge_state(session),
+        "badge_text": BADGE_TEXT[badge_state(session)],
+        "deadline_ms": _ms(session.deadline) if status == "PENDING" else None,
+        "window_s": WINDOW_SECONDS,
+        "next_check_ms": next_check,
+        "token_hint": session.token_hint if status == "NORMAL" else "",
+        "restored": bool(session.restored),
+        "valid_until_ms": _ms(valid_until),
+        "idle_days": IDLE_DAYS,
+        "idle_warning_ms": IDLE_WARNING.total_seconds() * 1000,
+        "guidance": guidance_html(session),
+        "error": session.error,
+        "environment": session.environment,
+        "region": session.region,
+        "api": session.api,
+        "app_key_hint": session.app_key_hint,
+        "has_credentials": bool(session.has_credentials),
+        "busy": bool(session.busy),
+        "choices": {
+            "region": list(REGIONS),
+            "environment": list(ENVIRONMENTS),
+            "api": list(API_PROFILES),
+        },
+    }
+
+
+def _token_info_html(session: Session) -> str:
     if session.status != "NORMAL":
         return ""
     restored = " (restored from the token store)" if session.restored else ""
+    valid_until = session.valid_until()
+    warning = ""
+    if valid_until is not None:
+        left = valid_until.timestamp() - session.now()
+        if left < IDLE_WARNING.total_seconds():
+            warning = (
+                '<div class="wnb-warning">Under 2 days left on the 15-day idle clock: '
+                "use the token (any signed request) to keep it valid.</div>"
+            )
     return (
-        f"Token <span class='wnb-code'>{_esc(session.token_hint)}</span>{restored}, valid "
-        f"until about <b>{_when(session.valid_until())}</b> if unused (15 days after last "
-        "use).<br>In a later cell: <span class='wnb-code'>"
-        "webull_nb.current().headers(&quot;GET&quot;, &quot;/openapi/account/list&quot;)"
-        "</span> or <span class='wnb-code'>requests.get(url, auth=webull_nb.current().auth)"
-        "</span>"
+        f"Token <code>{_esc(session.token_hint)}</code>{restored}, valid until about "
+        f"<b>{_when(valid_until)}</b> if unused (15 days after last use).{warning}"
     )
-
-
-def error_html(session: Session) -> str:
-    """Return the latest user-facing error in an alert box, or empty."""
-    if not session.error:
-        return ""
-    return f'<div class="wnb-alert" role="alert">⚠ {_esc(session.error)}</div>'
-
-
-def title_html(session: Session) -> str:
-    """Return the panel's heading: where the session points."""
-    where = f"{session.environment} · {session.region} · API {session.api}"
-    key = f" · app key {_esc(session.app_key_hint)}" if session.app_key_hint else ""
-    return f'<div class="wnb-title">Webull OpenAPI token <small>({where}{key})</small></div>'
 
 
 def render_html(session: Session) -> str:
     """Return a static HTML snapshot of the panel, for frontends without widgets."""
+    where = f"{session.environment} · {session.region} · API {session.api}"
+    state = badge_state(session)
     parts = [
-        title_html(session),
-        badge_html(session),
-        countdown_html(session),
-        guidance_html(session),
-        token_info_html(session),
-        error_html(session),
+        f"<div><b>Webull OpenAPI token</b> <small>({_esc(where)})</small></div>",
+        f'<div role="status" aria-live="polite"><b>{_esc(BADGE_TEXT[state])}</b></div>',
     ]
-    body = "".join(f"<div style='margin:6px 0'>{part}</div>" for part in parts if part)
-    return f'{_CSS}<div class="wnb-panel">{body}</div>'
+    left = session.seconds_left()
+    if left is not None:
+        parts.append(f"<div>{_countdown(left)} left to approve the token</div>")
+    parts += [f"<div>{guidance_html(session)}</div>", _token_info_html(session)]
+    if session.error:
+        parts.append(f'<div role="alert">⚠ {_esc(session.error)}</div>')
+    body = "".join(f"<div style='margin:4px 0'>{part}</div>" for part in parts if part)
+    return f'<div class="wnb-static-panel">{body}</div>'
 
 
-class _Ticker:
-    """One thread for all panels: redraws countdowns while any panel needs it."""
-
-    def __init__(self) -> None:
-        self._panels: weakref.WeakSet[TokenPanel] = weakref.WeakSet()
-        # Reentrant, and never held while waiting on another thread: garbage collection can
-        # run a collected panel's close() (ipywidgets' __del__) in any thread, at any time.
-        self._lock = threading.RLock()
-        self._running = False
-        self._wake = threading.Event()
-
-    def add(self, panel: TokenPanel) -> None:
-        with self._lock:
-            self._panels.add(panel)
-            if self._running:
-                self._wake.set()
-                return
-            self._running = True
-        # Started outside the lock: a starting thread may collect garbage, and a collected
-        # panel's close() must not wait for a lock held by the thread waiting on this start.
-        # A thread, not an asyncio task: it must keep ticking while a cell is busy.
-        threading.Thread(target=self._run, name="webull-nb-panel-ticker", daemon=True).start()
-
-    def wake(self) -> None:
-        self._wake.set()
-
-    def _run(self) -> None:
-        while True:
-            with self._lock:
-                active = [p for p in list(self._panels) if p.needs_ticks()]
-                if not active:
-                    self._running = False
-                    return
-            for panel in active:
-                panel.tick()
-            self._wake.wait(TICK)
-            self._wake.clear()
+def _stop_observing(obj: Any, handler: Callable[..., Any], names: list[str]) -> None:
+    with contextlib.suppress(ValueError):  # already removed
+        obj.unobserve(handler, names=names)
 
 
-_ticker = _Ticker()
+class TokenPanel(anywidget.AnyWidget):
+    """A live view of one Session (and, with a simulator, its phone); views stay in sync."""
 
+    _esm = STATIC / "panel.js"
+    _css = STATIC / "panel.css"
+    state = traitlets.Dict().tag(sync=True)
+    phone = traitlets.Dict().tag(sync=True)
 
-def _css_class(widget: widgets.Widget, name: str) -> widgets.Widget:
-    widget.add_class(name)
-    return widget
-
-
-class TokenPanel(widgets.VBox):
-    """A live view of one Session; any number of them stay in sync."""
-
-    _SESSION_TRAITS = (
-        "status",
-        "deadline",
-        "expires",
-        "last_used",
-        "token_hint",
-        "error",
-        "busy",
-        "has_credentials",
-        "app_key_hint",
-        "region",
-        "environment",
-        "api",
-        "token_check_enabled",
-        "restored",
-    )
-
-    #: Run button actions in a worker thread (tests switch this off to run them inline).
+    #: Run actions in a worker thread (tests switch this off to run them inline).
     background = True
-    _closed = False
 
-    def __init__(self, session: Session, *, extra: list[widgets.Widget] | None = None) -> None:
+    def __init__(self, session: Session, *, phone: Any = None) -> None:
+        super().__init__()
         self.session = session
-        self.style_html = widgets.HTML(_CSS)
-        self.title = _css_class(widgets.HTML(), "wnb-title-box")
-        self.badge = _css_class(widgets.HTML(), "wnb-badge")
-        self.countdown = _css_class(widgets.HTML(), "wnb-countdown")
-        self.guidance = _css_class(widgets.HTML(), "wnb-guidance")
-        self.token_info = _css_class(widgets.HTML(), "wnb-token-info")
-        self.error_box = _css_class(widgets.HTML(), "wnb-error")
-        self.create_button = self._button("Create token", "wnb-create", "plus", self._create)
-        self.check_button = self._button("Check now", "wnb-check", "refresh", self._check)
-        self.forget_button = self._button("Forget token", "wnb-forget", "trash", self._forget)
-        self.change_button = self._button(
-            "Change credentials", "wnb-change-credentials", "key", self._show_credentials
-        )
-        self.app_key, self.app_secret = self._credential_inputs()
-        self.region = _css_class(
-            widgets.Dropdown(options=list(REGIONS), value=session.region, description="Region"),
-            "wnb-region",
-        )
-        self.environment = _css_class(
-            widgets.Dropdown(
-                options=list(ENVIRONMENTS), value=session.environment, description="Environment"
-            ),
-            "wnb-environment",
-        )
-        self.api = _css_class(
-            widgets.Dropdown(options=list(API_PROFILES), value=session.api, description="API"),
-            "wnb-api",
-        )
-        self.use_button = self._button(
-            "Use these credentials", "wnb-use-credentials", "check", self._use_credentials
-        )
-        self.credentials = _css_class(
-            widgets.VBox(
-                [
-                    self.app_key,
-                    self.app_secret,
-                    self.region,
-                    self.environment,
-                    self.api,
-                    self.use_button,
-                ]
-            ),
-            "wnb-credentials",
-        )
-        self._editing_credentials = False
-        buttons = widgets.HBox(
-            [self.create_button, self.check_button, self.forget_button, self.change_button]
-        )
-        children = [
-            self.style_html,
-            self.title,
-            self.credentials,
-            self.badge,
-            self.countdown,
-            buttons,
-            self.guidance,
-            self.token_info,
-            self.error_box,
-            *(extra or []),
-        ]
-        super().__init__(children)
-        self.add_class("wnb-panel")
-        session.observe(self._on_session, names=list(self._SESSION_TRAITS))
-        self.render()
+        self.simulated_phone = phone
+        self._flag = threading.Lock()
+        self._dirty = self._publishing = self._closed = False
+        self._want_clock = self._want_phone = False
+        self._shown: dict[str, Any] = {}
+        session.observe(self._on_session, names=list(_SESSION_TRAITS))
+        self.on_msg(self._on_message)
+        self.refresh(phone=True)
 
-    # --- widgets -------------------------------------------------------------------------------
+    # --- publishing (see the module docstring for the threading rule) --------------------------
 
-    @staticmethod
-    def _credential_inputs() -> tuple[widgets.Text, widgets.Password]:
-        # Each sends its value once, when it loses focus: while a cell awaits, ipykernel 7.4
-        # leaves widget messages without an idle status and the ipywidgets frontend then
-        # holds back later updates of the same model. Fresh inputs replace them after use.
-        key = widgets.Text(
-            description="App key",
-            placeholder="from the Webull developer portal",
-            continuous_update=False,
-        )
-        secret = widgets.Password(
-            description="App secret",
-            placeholder="never saved in the notebook",
-            continuous_update=False,
-        )
-        return _css_class(key, "wnb-app-key"), _css_class(secret, "wnb-app-secret")
+    def _on_session(self, change: dict[str, Any]) -> None:
+        self.refresh(phone=change["name"] in _PHONE_TRAITS)
 
-    def _button(self, label: str, css: str, icon: str, action: Callable[[], Any]) -> widgets.Button:
-        button = widgets.Button(
-            description=label, icon=icon, tooltip=label, layout=widgets.Layout(width="auto")
-        )
-        button.add_class(css)
-        button.on_click(lambda _: self._run(label, action))
-        return button
+    def refresh(self, *, clock: bool = False, phone: bool = False) -> None:
+        """Publish the session's state if it changed (``clock``: also a fresh clock)."""
+        with self._flag:
+            self._dirty = True
+            self._want_clock |= clock
+            self._want_phone |= phone
+            if self._publishing:
+                return  # the running publisher sees the dirty flag and publishes again
+            self._publishing = True
+        while True:
+            with self._flag:
+                if not self._dirty or self._closed:
+                    self._publishing = False
+                    return
+                self._dirty = False
+                clock, self._want_clock = self._want_clock, False
+                phone, self._want_phone = self._want_phone, False
+            try:
+                self._publish(clock, phone)
+            except Exception:
+                # An observer must never break the session's own work; the view shows the
+                # previous state until the next change.
+                _log.warning("webull-nb panel: could not publish its state", exc_info=True)
+
+    def _publish(self, clock: bool, phone: bool) -> None:
+        shown = view_state(self.session)
+        if shown != self._shown or clock:
+            self._shown = shown
+            self.state = {**shown, "clock_ms": self.session.now() * 1000}
+        if phone and self.simulated_phone is not None:
+            self.phone = dict(self.simulated_phone.refresh())
+
+    # --- actions -------------------------------------------------------------------------------
+
+    def _on_message(self, _widget: Any, content: Any, _buffers: Any) -> None:
+        if not isinstance(content, dict) or self._closed:
+            return
+        action = content.get("action")
+        if action == "credentials":
+            key, secret = str(content.get("app_key", "")), str(content.get("app_secret", ""))
+            choice = {name: str(content.get(name, "")) for name in ("region", "environment", "api")}
+            self._run("Using the credentials", lambda: self._use_credentials(key, secret, choice))
+        elif action == "sms":
+            code = str(content.get("code", ""))
+            self._run("Entering the code", lambda: self._sms(code))
+        elif action in self._ACTIONS:
+            label, method = self._ACTIONS[action]
+            self._run(label, getattr(self, method))
+
+    _ACTIONS: ClassVar[dict[str, tuple[str, str]]] = {
+        "create": ("Create token", "_create"),
+        "new_code": ("Send a new code", "_new_code"),
+        "check": ("Check now", "_check"),
+        "forget": ("Forget token", "_forget"),
+        "phone_refresh": ("Refreshing the phone", "_phone_refresh"),
+        "hello": ("Drawing the panel", "_hello"),
+    }
 
     def _run(self, label: str, action: Callable[[], Any]) -> None:
         def work() -> None:
@@ -371,17 +350,21 @@ class TokenPanel(widgets.VBox):
             except Exception as exc:  # never a traceback in the panel
                 self.session.note_error(f"{label} failed: {exc}")
 
-        dispatch(work, self.background, "webull-nb-panel-action")
-
-    # --- actions -------------------------------------------------------------------------------
+        if self.background:
+            threading.Thread(target=work, name="webull-nb-panel-action", daemon=True).start()
+        else:
+            work()
 
     def _create(self) -> None:
         self.session.create_token()
 
+    def _new_code(self) -> None:
+        self.session.create_token(force=True)
+
     def _check(self) -> None:
         if self.session.status == "PENDING":
-            # The poller already uses the whole rate budget while PENDING; a click asks it
-            # to check at the earliest moment the limit allows, and never exceeds it.
+            # The poller already uses the whole rate budget while PENDING; a click asks it to
+            # check at the earliest moment the limit allows, and never exceeds it.
             self.session.check_soon()
         else:
             self.session.check_token()
@@ -389,99 +372,48 @@ class TokenPanel(widgets.VBox):
     def _forget(self) -> None:
         self.session.forget_token()
 
-    def _show_credentials(self) -> None:
-        # The dropdowns start from the session's values each time the form opens, and are
-        # left alone while it is open: redraws must not undo what the user picked.
-        s = self.session
-        self.region.value, self.environment.value, self.api.value = s.region, s.environment, s.api
-        self._editing_credentials = True
-        self.render()
+    def _hello(self) -> None:
+        self.refresh(clock=True, phone=True)
 
-    def _use_credentials(self) -> None:
-        secret = self.app_secret.value
-        # Take the secret out of the widget model before anything else: the frontend and a
-        # saved notebook's widget state must never keep it.
-        self.app_secret.value = ""
-        self.app_secret.disabled = True
-        key = self.app_key.value.strip()
-        self.app_key.value = ""
-        old = (self.app_key, self.app_secret)
-        self.app_key, self.app_secret = self._credential_inputs()
-        self.credentials.children = [self.app_key, self.app_secret, *self.credentials.children[2:]]
-        for part in old:
-            part.close()
-        self.session.set_credentials(
-            key,
+    def _phone_refresh(self) -> None:
+        self.refresh(phone=True)
+
+    def _use_credentials(self, key: str, secret: str, choice: dict[str, str]) -> None:
+        s = self.session
+        s.set_credentials(
+            key.strip(),
             secret,
-            region=self.region.value,
-            environment=self.environment.value,
-            api=self.api.value,
-        )
-        self._editing_credentials = False
-        self.render()
-
-    # --- drawing -------------------------------------------------------------------------------
-
-    def _on_session(self, change: dict[str, Any]) -> None:
-        self.render()
-
-    def needs_ticks(self) -> bool:
-        """Whether the countdown or the check button's wait text is moving."""
-        if self._closed:
-            return False
-        return self.session.status == "PENDING" or (
-            self.session.status != "NONE" and self.session.next_check_in() > 0
+            region=choice["region"] or s.region,
+            environment=choice["environment"] or s.environment,
+            api=choice["api"] or s.api,
         )
 
-    def tick(self) -> None:
-        """Redraw what moves with time (called by the shared ticker)."""
-        self.countdown.value = countdown_html(self.session)
-        self._draw_buttons()
+    def _sms(self, code: str) -> None:
+        if self.simulated_phone is None:
+            return
+        self.simulated_phone.submit(code)
+        self.refresh(phone=True)  # the publisher alone writes the traits
 
-    def _draw_buttons(self) -> None:
-        s = self.session
-        ready = s.has_credentials and not s.busy
-        has_token = s.status != "NONE"
-        self.create_button.disabled = not ready or s.status in ("PENDING", "NORMAL")
-        self.forget_button.disabled = not ready or not has_token
-        wait = s.next_check_in() if has_token and s.status != "PENDING" else 0.0
-        self.check_button.disabled = not ready or not has_token or wait > 0
-        self.check_button.description = f"Next check in {wait:.0f} s" if wait > 0 else "Check now"
-        self.change_button.disabled = s.busy
-
-    def render(self) -> None:
-        """Redraw every part from the session's current state."""
-        s = self.session
-        show_credentials = not s.has_credentials or self._editing_credentials
-        self.credentials.layout.display = None if show_credentials else "none"
-        self.app_secret.disabled = not show_credentials
-        self.change_button.layout.display = "none" if show_credentials else None
-        self.title.value = title_html(s)
-        self.badge.value = badge_html(s)
-        self.countdown.value = countdown_html(s)
-        self.guidance.value = guidance_html(s)
-        self.token_info.value = token_info_html(s)
-        self.error_box.value = error_html(s)
-        self.error_box.layout.display = None if s.error else "none"
-        self._draw_buttons()
-        if self.needs_ticks():
-            _ticker.add(self)
+    # --- lifetime and other frontends ----------------------------------------------------------
 
     def close(self) -> None:
         """Close this view only: the session and its poller carry on."""
-        self._closed = True  # the ticker drops it; no lock taken, as this may run in __del__
-        _ticker.wake()
-        stop_observing(self.session, self._on_session, list(self._SESSION_TRAITS))
-        close_descendants(self)
+        self._closed = True  # no lock: ipywidgets may call this from __del__ on any thread
+        _stop_observing(self.session, self._on_session, list(_SESSION_TRAITS))
+        layout = self.__dict__.get("_trait_values", {}).get("layout")
         super().close()
+        if layout is not None:
+            layout.close()  # its own comm: the second of this panel's two models
 
-    # --- where widgets cannot render -----------------------------------------------------------
-
-    def _repr_mimebundle_(self, **kwargs: Any) -> dict[str, Any] | None:
-        bundle = super()._repr_mimebundle_(**kwargs) or {}
-        bundle["text/plain"] = self.session.status_line()
-        bundle["text/html"] = render_html(self.session)
-        return bundle
+    def _repr_mimebundle_(self, **kwargs: Any) -> Any:
+        bundle = super()._repr_mimebundle_(**kwargs)
+        data, metadata = bundle if isinstance(bundle, tuple) else (bundle or {}, {})
+        data = {
+            **data,
+            "text/plain": self.session.status_line(),
+            "text/html": render_html(self.session),
+        }
+        return data, metadata
 
     def __repr__(self) -> str:
         """Show the state as the terminal does."""
@@ -494,9 +426,9 @@ def panel(
     """Return a panel for ``session``, or for a new, activated one built from the kwargs.
 
     With ``simulator`` (a running ``Simulator`` or its URL) the session talks to it and a
-    simulated phone is shown under the panel, so the flow runs with no Webull account.
+    simulated phone is drawn inside the panel, so the flow runs with no Webull account.
     """
-    extra: list[widgets.Widget] = []
+    phone = None
     if simulator is not None:
         from .simulator.phone import SimulatedPhone, simulator_credentials
 
@@ -511,11 +443,11 @@ def panel(
                 )
             session = Session(key, secret, **session_kwargs)
             session.activate()
-        extra.append(SimulatedPhone(simulator, session=session))
+        phone = SimulatedPhone(simulator, session=session)
     if session is None:
         session = Session(credentials_later=True, **session_kwargs)
         session.activate()
-    return TokenPanel(session, extra=extra)
+    return TokenPanel(session, phone=phone)
 
 
 class _CallableModule(types.ModuleType):

@@ -2,19 +2,18 @@
 
 For teaching and the demo: a class walks through the real flow with no account. It talks to an
 in-process ``Simulator`` directly, or to a simulator process through its local control plane.
+This module holds no widget: the token panel draws the phone inside itself from
+``SimulatedPhone.state``, and sends it what the user types.
 """
 
 from __future__ import annotations
 
-import html
 import re
 import threading
 from typing import Any
 
-import ipywidgets as widgets
 import requests
 
-from .._widgets import close_descendants, dispatch, stop_observing
 from . import DEMO_APP_KEY, DEMO_APP_SECRET, Simulator, SimulatorError
 
 __all__ = ["SimulatedPhone", "simulator_credentials"]
@@ -62,126 +61,65 @@ _RESULTS = {
 }
 
 
-class SimulatedPhone(widgets.VBox):
-    """Shows the latest SMS code and a field to enter it (the simulator's 'Webull App')."""
+class SimulatedPhone:
+    """The simulator's 'Webull App': the newest SMS code awaiting entry, and a way to enter it.
 
-    #: Run actions in a worker thread (tests switch this off to run them inline).
-    background = True
+    ``state`` holds only what the phone shows (the code and the last result), never the token
+    the code belongs to.
+    """
 
     def __init__(self, source: Simulator | str, session: Any = None) -> None:
         self._inbox = _Inbox(source)
         self.session = session
         self._token: str | None = None
-        self.screen = widgets.HTML()
-        self.screen.add_class("wnb-phone-screen")
-        self.code = self._new_code_input()
-        self.confirm = widgets.Button(description="Confirm", icon="check")
-        self.confirm.add_class("wnb-sms-confirm")
-        self.refresh_button = widgets.Button(description="Refresh", icon="refresh")
-        self.refresh_button.add_class("wnb-phone-refresh")
-        self.result = widgets.HTML()
-        self.result.add_class("wnb-phone-result")
         self._lock = threading.Lock()
-        self._submitted: str | None = None
-        self.confirm.on_click(lambda _: self._submit_later(self.code.value))
-        self.refresh_button.on_click(lambda _: self._dispatch(self.refresh))
-        title = widgets.HTML(
-            "<b>Simulated phone</b> <small>(webull-nb simulator: in real life this is the "
-            "Webull App on your phone)</small>"
-        )
-        self.entry = widgets.HBox([self.code, self.confirm, self.refresh_button])
-        super().__init__([title, self.screen, self.entry, self.result])
-        self.add_class("wnb-phone")
-        if session is not None:
-            session.observe(self._on_status, names=["status"])
-        self.refresh()
+        self.state: dict[str, str] = {"sms": "", "result": "", "problem": ""}
 
-    def _dispatch(self, action: Any) -> None:
-        dispatch(action, self.background, "webull-nb-phone")
+    @property
+    def simulator(self) -> Simulator | None:
+        """The in-process simulator, or None when it is reached over its control plane."""
+        return self._inbox.simulator
 
-    def _on_status(self, change: dict[str, Any]) -> None:
-        self.refresh()
+    def refresh(self) -> dict[str, str]:
+        """Read the newest code awaiting entry and return the phone's state."""
+        with self._lock:
+            return self._refresh()
 
-    def refresh(self) -> None:
-        """Show the newest code awaiting entry, if any."""
+    def _refresh(self) -> dict[str, str]:
         try:
             messages = self._inbox.messages()
         except (requests.RequestException, ValueError) as exc:
-            self.screen.value = f"<i>Cannot reach the simulator: {html.escape(str(exc))}</i>"
-            return
-        if not messages:
-            self._token = None
-            self.screen.value = "<i>No messages waiting.</i>"
-            self.confirm.disabled = True
-            return
-        latest = messages[-1]
-        if latest["token"] != self._token:
-            self._submitted = None
-        self._token = latest["token"]
-        self.confirm.disabled = False
-        self.screen.value = (
-            '<div class="wnb-sms" style="background:#f6f8fa;border-radius:12px;padding:8px 12px;'
-            'display:inline-block">SMS from Webull: your OpenAPI verification code is '
-            f'<b class="wnb-sms-text">{html.escape(latest["code"])}</b>. Enter it within 5 minutes.'
-            "</div>"
-        )
+            self.state = {**self.state, "problem": f"Cannot reach the simulator: {exc}"}
+            return self.state
+        latest = messages[-1] if messages else None
+        token = latest["token"] if latest else None
+        result = self.state["result"] if token == self._token else ""
+        self._token = token
+        self.state = {"sms": latest["code"] if latest else "", "result": result, "problem": ""}
+        return self.state
 
-    def _new_code_input(self) -> widgets.Text:
-        # While a cell awaits, ipykernel 7.4 handles widget messages without reporting them
-        # idle, and the ipywidgets frontend then holds back every later value update of that
-        # model. So each input sends its value once (on Enter, or when Confirm takes the
-        # focus) and is replaced by a fresh one after each attempt. Submitting as soon as six
-        # digits arrive also makes the order of that update and the Confirm click irrelevant.
-        code = widgets.Text(
-            placeholder="6-digit code", description="SMS code", continuous_update=False
-        )
-        code.add_class("wnb-sms-code")
-        code.observe(self._on_code, names=["value"])
-        return code
-
-    def _replace_code_input(self) -> None:
-        old, self.code = self.code, self._new_code_input()
-        self.entry.children = [self.code, self.confirm, self.refresh_button]
-        old.unobserve(self._on_code, names=["value"])
-        old.close()
-
-    def _on_code(self, change: dict[str, Any]) -> None:
-        if re.fullmatch(r"\d{6}", change["new"].strip()):
-            self._submit_later(change["new"])
-
-    def _submit_later(self, code: str) -> None:
+    def submit(self, code: str) -> dict[str, str]:
+        """Enter ``code`` for the newest SMS, as the user would in the app; return the state."""
         code = code.strip()
-        if code:
-            self._dispatch(lambda: self._submit(code))
-
-    def _submit(self, code: str) -> None:
         with self._lock:
-            if code == self._submitted:
-                return  # the same code, from typing it and from clicking Confirm
-            self._submitted = code
             if self._token is None:
-                self.refresh()
+                self._refresh()
             if self._token is None:
-                self.result.value = "No token is waiting for a code: click Create token first."
-                return
+                return self._result("No token is waiting for a code: click Create token first.")
+            if not re.fullmatch(r"\d{6}", code):
+                return self._result("Type the six digits of the code shown above.")
             try:
                 self._inbox.verify(self._token, code)
             except SimulatorError as exc:
-                self.result.value = html.escape(_RESULTS.get(exc.error_code, str(exc)))
-                return
+                return self._result(_RESULTS.get(exc.error_code, str(exc)))
             except (requests.RequestException, ValueError) as exc:
-                self.result.value = html.escape(f"Cannot reach the simulator: {exc}")
-                return
-            finally:
-                self._replace_code_input()
-            self.result.value = "✓ Approved. The panel turns NORMAL at its next check."
+                return self._result(f"Cannot reach the simulator: {exc}")
+            self._refresh()
+            self._result("✓ Approved. The panel turns NORMAL at its next check.")
         if self.session is not None:
             self.session.check_soon()
-        self.refresh()
+        return self.state
 
-    def close(self) -> None:
-        """Close the phone view only."""
-        if self.session is not None:
-            stop_observing(self.session, self._on_status, ["status"])
-        close_descendants(self)
-        super().close()
+    def _result(self, text: str) -> dict[str, str]:
+        self.state = {**self.state, "result": text}
+        return self.state
