@@ -332,7 +332,7 @@ class Account:
     def _send_check(self, token: Secret) -> TokenInfo:
         sent = True
         try:
-            return self.client.check_token(token.reveal())
+            return self.client.check_token(token)
         except RateLimitError as exc:
             sent = exc.http_status is not None  # refused here, before anything was sent
             raise

@@ -32,7 +32,7 @@ from .errors import (
     WebullError,
     mask_token,
 )
-from .status import SERVICE_STATUSES, TokenStatus
+from .status import SERVICE_STATUSES, TokenStatus, valid_token_text
 
 __all__ = [
     "Client",
@@ -82,28 +82,83 @@ class TokenInfo:
     @classmethod
     def from_response(cls, data: object) -> TokenInfo:
         """Validate a token API answer; anything off raises ``ProtocolError``."""
-        if not isinstance(data, Mapping):
-            raise ProtocolError("the token API answered something other than a JSON object")
-        token, status, expires = data.get("token"), data.get("status"), data.get("expires")
-        if not isinstance(token, str) or not token:
-            raise ProtocolError("the token API answer has no token")
-        try:
-            parsed = _NUMERIC_STATUS[status] if isinstance(status, int) else TokenStatus(status)
-            if parsed not in SERVICE_STATUSES:
-                raise ValueError(status)  # NONE is ours, never the service's
-        except (KeyError, ValueError):
-            raise ProtocolError(
-                f"the token API answered an unknown status {status!r}; webull-nb may need an update"
-            ) from None
+        problem = _token_answer_problem(data)
+        if problem is not None:
+            del data  # the answer holds the token: keep it out of this frame's locals
+            raise ProtocolError(problem)
+        assert isinstance(data, Mapping)
+        status, expires = data["status"], data.get("expires")
+        parsed = _NUMERIC_STATUS[status] if isinstance(status, int) else TokenStatus(status)
         when = None
         if expires not in (None, "", 0):
-            try:
-                when = datetime.fromtimestamp(int(expires) / 1000, tz=timezone.utc)
-            except (TypeError, ValueError, OverflowError, OSError):
-                raise ProtocolError(
-                    f"the token API answered an unreadable expiry {expires!r}"
-                ) from None
-        return cls(token=token, status=parsed, expires=when, raw=dict(data))
+            when = datetime.fromtimestamp(int(expires) / 1000, tz=timezone.utc)
+        return cls(token=data["token"], status=parsed, expires=when, raw=dict(data))
+
+
+def _token_answer_problem(data: object) -> str | None:
+    """What is wrong with a token API answer, or None (never raises: no traceback holds it)."""
+    if not isinstance(data, Mapping):
+        return "the token API answered something other than a JSON object"
+    if not isinstance(data.get("token"), str) or not data["token"]:
+        return "the token API answer has no token"
+    if not valid_token_text(data["token"]):
+        return "the token API answered a token that cannot go into a header"
+    status = data.get("status")
+    try:
+        parsed = _NUMERIC_STATUS[status] if isinstance(status, int) else TokenStatus(status)
+    except (KeyError, ValueError, TypeError):
+        parsed = None
+    if parsed not in SERVICE_STATUSES:  # NONE is ours, never the service's
+        shown = status if isinstance(status, (int, str)) else type(status).__name__
+        return f"the token API answered an unknown status {shown!r}; webull-nb may need an update"
+    expires = data.get("expires")
+    if expires not in (None, "", 0):
+        try:
+            datetime.fromtimestamp(int(expires) / 1000, tz=timezone.utc)
+        except (TypeError, ValueError, OverflowError, OSError):
+            return f"the token API answered an unreadable expiry {str(expires)[:40]!r}"
+    return None
+
+
+class SealedBody:
+    """A request body that holds a token: sent and signed as is, never shown in a repr."""
+
+    __slots__ = ("__data",)
+
+    def __init__(self, data: bytes) -> None:
+        self.__data = data
+
+    def reveal(self) -> bytes:
+        """The bytes to sign and send."""
+        return self.__data
+
+    def __repr__(self) -> str:
+        """Its size only."""
+        return f"<sealed body: {len(self.__data)} bytes>"
+
+    def __bool__(self) -> bool:
+        """True when there are bytes to send."""
+        return bool(self.__data)
+
+
+def _unseal(body: bytes | SealedBody | None) -> bytes | None:
+    return body.reveal() if isinstance(body, SealedBody) else body
+
+
+class SignedHeaders(dict):  # type: ignore[type-arg]
+    """The headers of one request; its repr masks the token and the signature."""
+
+    def __repr__(self) -> str:
+        """Every header, with the secret ones masked."""
+        shown = {
+            name: (mask_token(value) if _is_private_header(name) else value)
+            for name, value in self.items()
+        }
+        return f"SignedHeaders({shown!r})"
+
+
+def _is_private_header(name: str) -> bool:
+    return name.lower() in ("x-access-token", "x-signature")
 
 
 class Limiter(Protocol):
@@ -267,11 +322,13 @@ class Client:
         limiters: tuple[Limiter, Limiter] | None = None,
     ) -> None:
         """``limiters`` (create, check) replace the process-wide per-key ones."""
-        if not app_key or not app_secret:
+        secret = app_secret if isinstance(app_secret, Secret) else Secret(app_secret or "")
+        del app_secret  # boxed: no traceback of this frame shows it
+        if not app_key or not secret:
             raise ValueError("app_key and app_secret are both required")
         signing.check_algorithm(algorithm)
         self.app_key = app_key
-        self._secret = app_secret if isinstance(app_secret, Secret) else Secret(app_secret)
+        self._secret = secret
         self.endpoint = endpoint or endpoints.resolve(region, environment, api, base_url)
         self.algorithm = algorithm
         self.timeout = timeout
@@ -318,7 +375,7 @@ class Client:
         path: str,
         *,
         params: signing.Query = None,
-        body: bytes | None = None,
+        body: bytes | SealedBody | None = None,
         token: Secret | str | None = None,
         host: str | None = None,
     ) -> dict[str, str]:
@@ -326,14 +383,15 @@ class Client:
         del method  # the method is not part of Webull's canonical string
         headers = signing.sign(
             self.app_key,
-            self._secret.reveal(),
+            self._secret,  # boxed: revealed only inside the HMAC expression
             host=host or self.endpoint.host,
             path=path,
             query=params,
-            body=body,
+            body=_unseal(body),
             algorithm=self.algorithm,
             timestamp=signing.format_timestamp(self.now()),
         )
+        headers = SignedHeaders(headers)
         headers["x-version"] = self.endpoint.profile.version
         if token:
             headers["x-access-token"] = _reveal(token)
@@ -347,7 +405,7 @@ class Client:
             host=self.endpoint.host,
             path=path,
             query=params,
-            body=body,
+            body=_unseal(body),
             algorithm=self.algorithm,
             timestamp=headers["x-timestamp"],
             nonce=headers["x-signature-nonce"],
@@ -360,7 +418,7 @@ class Client:
         method: str,
         path: str,
         params: signing.Query,
-        body: bytes | None,
+        body: bytes | SealedBody | None,
         token: Secret | str | None,
     ) -> requests.Response:
         pairs = signing.query_pairs(params)  # flattened once: signed and sent as the same pairs
@@ -370,7 +428,7 @@ class Client:
                 method,
                 self.endpoint.url(path),
                 params=pairs or None,
-                data=body,
+                data=_unseal(body),
                 headers=headers,
                 timeout=self.timeout,
                 allow_redirects=False,
@@ -433,7 +491,7 @@ class Client:
         path: str,
         *,
         params: signing.Query = None,
-        body: bytes | None = None,
+        body: bytes | SealedBody | None = None,
         token: Secret | str | None = None,
         limiter: Limiter | None = None,
         what: str = "this call",
@@ -546,13 +604,12 @@ class Client:
             raise ProtocolError("the config endpoint answered something other than an object")
         return body
 
-    def create_token(self, token: str | None = None) -> TokenInfo:
+    def create_token(self, token: Secret | str | None = None) -> TokenInfo:
         """Create a token (or get back ``token`` if it is still PENDING or NORMAL)."""
-        body = compact_json({"token": token} if token else {})
         response = self._exchange(
             "POST",
             self.endpoint.profile.create_path,
-            body=body,
+            body=SealedBody(compact_json({"token": _reveal(token)} if token else {})),
             limiter=self.create_limiter,
             what="token creation",
             # Never repeated once it may have reached the server: each create sends an SMS.
@@ -560,19 +617,19 @@ class Client:
         )
         return self._token_info(response, token)
 
-    def check_token(self, token: str) -> TokenInfo:
+    def check_token(self, token: Secret | str) -> TokenInfo:
         """Return the current status of ``token``."""
         response = self._exchange(
             "POST",
             self.endpoint.profile.check_path,
-            body=compact_json({"token": token}),
+            body=SealedBody(compact_json({"token": _reveal(token)})),
             limiter=self.check_limiter,
             what="token check",
             retry=True,
         )
         return self._token_info(response, token)
 
-    def _token_info(self, response: requests.Response, token: str | None) -> TokenInfo:
+    def _token_info(self, response: requests.Response, token: Secret | str | None) -> TokenInfo:
         secrets = (token,) if token else ()
         return TokenInfo.from_response(self._json(response, secrets))
 

@@ -85,6 +85,13 @@ def _env(name: str) -> str | None:
     return value or None
 
 
+def _boxed(secret: str | Secret | None) -> Secret:
+    """``secret`` in a box, stripped of surrounding blanks (an empty box when missing)."""
+    if isinstance(secret, Secret):
+        return secret
+    return Secret((secret or "").strip())
+
+
 def _utc(epoch: float) -> datetime:
     return datetime.fromtimestamp(epoch, tz=timezone.utc)
 
@@ -112,7 +119,7 @@ class Session(SignedRequests, traitlets.HasTraits):
     def __init__(
         self,
         app_key: str | None = None,
-        app_secret: str | None = None,
+        app_secret: str | Secret | None = None,
         *,
         region: str | None = None,
         environment: str | None = None,
@@ -125,6 +132,10 @@ class Session(SignedRequests, traitlets.HasTraits):
         clock: Callable[[], float] = time.time,
         timeout: float | tuple[float, float] = (5.0, 15.0),
     ) -> None:
+        # Boxed at once: a failing call below (a typo in the region, say) must not show the
+        # secret among this frame's locals in a verbose traceback.
+        secret = _boxed(app_secret or _env("WEBULL_APP_SECRET"))
+        del app_secret
         super().__init__()
         self._account: Account | None = None
         self._store: TokenStore | None = None
@@ -149,9 +160,8 @@ class Session(SignedRequests, traitlets.HasTraits):
             guide_url=resolved.guide_url,
         )
         app_key = app_key or _env("WEBULL_APP_KEY")
-        app_secret = app_secret or _env("WEBULL_APP_SECRET")
-        if app_key and app_secret:
-            self.set_credentials(app_key, app_secret)
+        if app_key and secret:
+            self.set_credentials(app_key, secret)
         elif not credentials_later:
             raise CredentialsError(
                 "no Webull app key and secret: pass Session(app_key, app_secret), set the "
@@ -258,9 +268,8 @@ class Session(SignedRequests, traitlets.HasTraits):
     ) -> None:
         """Set (or replace) the app key and secret, and adopt the account's stored token."""
         app_key = (app_key or "").strip()
-        secret = (
-            app_secret if isinstance(app_secret, Secret) else Secret((app_secret or "").strip())
-        )
+        secret = _boxed(app_secret)
+        del app_secret  # see __init__
         if not app_key or not secret:
             raise CredentialsError("both the app key and the app secret are needed")
         resolved = endpoints.resolve(

@@ -29,6 +29,7 @@ import os
 import re
 import time
 from collections.abc import Iterable, Mapping
+from typing import Protocol
 from urllib.parse import parse_qsl
 
 __all__ = [
@@ -268,9 +269,24 @@ def canonical_string(
     return _canonical(app_key, host, path, query, body, algorithm, timestamp, nonce, encoded)
 
 
+class Revealable(Protocol):
+    """A boxed secret (``webull_nb.errors.Secret``): it shows its value only when asked."""
+
+    def reveal(self) -> str:
+        """The secret itself."""
+
+
+def _hmac_key(app_secret: str | Revealable) -> bytes:
+    # The one place a boxed secret is opened, inside the expression that needs it, so no
+    # frame of a traceback (verbose notebook tracebacks show every local) holds it plain.
+    return ((app_secret if isinstance(app_secret, str) else app_secret.reveal()) + "&").encode(
+        "utf-8"
+    )
+
+
 def sign(
     app_key: str,
-    app_secret: str,
+    app_secret: str | Revealable,
     *,
     host: str,
     path: str,
@@ -280,14 +296,18 @@ def sign(
     timestamp: str | None = None,
     nonce: str | None = None,
 ) -> dict[str, str]:
-    """Return the six Webull signing headers for one request."""
+    """Return the six Webull signing headers for one request.
+
+    ``app_secret`` may be a str or a boxed secret (anything with ``reveal()``); webull-nb
+    passes its boxed one so that a failing call never shows the secret in a traceback.
+    """
     _, hmac_name = check_algorithm(algorithm)
     if timestamp is None:
         timestamp = timestamp_now()
     if nonce is None:
         nonce = _nonce()
     message = _canonical(app_key, host, path, query, body, algorithm, timestamp, nonce, True)
-    mac = hmac.digest((app_secret + "&").encode("utf-8"), message.encode("ascii"), hmac_name)
+    mac = hmac.digest(_hmac_key(app_secret), message.encode("ascii"), hmac_name)
     return {
         "x-app-key": app_key,
         "x-timestamp": timestamp,

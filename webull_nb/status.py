@@ -3,16 +3,19 @@
 from __future__ import annotations
 
 import enum
+import re
 from datetime import datetime, timedelta, timezone
 
 __all__ = [
     "FINAL",
     "IDLE_LIFETIME",
+    "MAX_TOKEN_LENGTH",
     "SERVICE_STATUSES",
     "STATUSES",
     "VERIFICATION_WINDOW",
     "TokenStatus",
     "progress",
+    "valid_token_text",
     "verification_deadline",
 ]
 
@@ -43,6 +46,17 @@ FINAL = frozenset({TokenStatus.NORMAL, TokenStatus.INVALID, TokenStatus.EXPIRED}
 VERIFICATION_WINDOW = 300.0
 #: How long a NORMAL token lives unused.
 IDLE_LIFETIME = timedelta(days=15)
+
+
+# Real tokens are a few dozen characters; anything far longer is not a token, and putting
+# it whole into every request header would be a memory and log hazard.
+MAX_TOKEN_LENGTH = 1024
+_TOKEN_TEXT = re.compile(rf"[\x21-\x7e]{{1,{MAX_TOKEN_LENGTH}}}")
+
+
+def valid_token_text(token: object) -> bool:
+    """Whether ``token`` can go into an HTTP header: printable ASCII, no spaces, sane length."""
+    return isinstance(token, str) and _TOKEN_TEXT.fullmatch(token) is not None
 
 
 _PROGRESS = {"NONE": -1, "PENDING": 0, "NORMAL": 1, "EXPIRED": 2, "INVALID": 2}

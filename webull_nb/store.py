@@ -30,7 +30,7 @@ from datetime import datetime, timezone
 from pathlib import Path
 
 from .errors import mask_token
-from .status import SERVICE_STATUSES, progress
+from .status import MAX_TOKEN_LENGTH, SERVICE_STATUSES, progress, valid_token_text
 
 __all__ = [
     "TOKEN_DIR_ENV",
@@ -47,18 +47,9 @@ TOKEN_DIR_ENV = "WEBULL_OPENAPI_TOKEN_DIR"  # the official SDK's variable
 TOKEN_FILE = "token.txt"
 META_FILE = "token.meta.json"
 TEMP_PREFIX = ".tmp-"
-# Real tokens are a few dozen characters; anything far longer is not a token, and reading
-# it whole into every request header would be a memory and log hazard.
-MAX_TOKEN_LENGTH = 1024
 MAX_FILE_BYTES = 64 * 1024
-_TOKEN_TEXT = re.compile(rf"[\x21-\x7e]{{1,{MAX_TOKEN_LENGTH}}}")
 _EXPIRES_TEXT = re.compile(r"[0-9]{1,17}")
 _STATUS_NAMES = frozenset(status.value for status in SERVICE_STATUSES)
-
-
-def valid_token_text(token: object) -> bool:
-    """Whether ``token`` can go into an HTTP header: printable ASCII, no spaces, sane length."""
-    return isinstance(token, str) and _TOKEN_TEXT.fullmatch(token) is not None
 
 
 def fingerprint(text: str) -> str:
