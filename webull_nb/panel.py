@@ -48,10 +48,12 @@ import contextlib
 import html
 import logging
 import math
+import shutil
 import sys
 import tempfile
 import threading
 import types
+import weakref
 from collections.abc import Callable
 from datetime import datetime, timedelta
 from pathlib import Path
@@ -62,7 +64,8 @@ import traitlets
 
 from .endpoints import API_PROFILES, ENVIRONMENTS, REGIONS
 from .errors import WebullError
-from .session import Session
+from .session import IDLE_WARNING_DAYS, Session
+from .status import IDLE_LIFETIME, VERIFICATION_WINDOW
 
 __all__ = ["TokenPanel", "panel", "render_html", "view_state"]
 
@@ -70,10 +73,10 @@ _log = logging.getLogger(__name__)
 STATIC = Path(__file__).parent / "static"
 
 #: Service facts the view shows: the 5-minute approval window and the 15-day idle lifetime.
-WINDOW_SECONDS = 300
-IDLE_DAYS = 15
+WINDOW_SECONDS = int(VERIFICATION_WINDOW)
+IDLE_DAYS = IDLE_LIFETIME.days
 #: Warn when less than this is left on the idle clock of a NORMAL token.
-IDLE_WARNING = timedelta(days=2)
+IDLE_WARNING = timedelta(days=IDLE_WARNING_DAYS)
 
 _SESSION_TRAITS = (
     "status",
@@ -435,13 +438,15 @@ def panel(
         if session is None:
             key, secret, url = simulator_credentials(simulator)
             session_kwargs.setdefault("endpoint", url)
-            if not isinstance(simulator, str):
+            scratch = None
+            if not isinstance(simulator, str) and "token_dir" not in session_kwargs:
                 # An in-process simulator forgets its tokens when it stops: keep them out
-                # of the user's real token store.
-                session_kwargs.setdefault(
-                    "token_dir", tempfile.mkdtemp(prefix="webull-nb-simulator-tokens-")
-                )
+                # of the user's real token store, in a folder that goes with the session.
+                scratch = tempfile.mkdtemp(prefix="webull-nb-simulator-tokens-")
+                session_kwargs["token_dir"] = scratch
             session = Session(key, secret, **session_kwargs)
+            if scratch is not None:
+                weakref.finalize(session, shutil.rmtree, scratch, True)
             session.activate()
         phone = SimulatedPhone(simulator, session=session)
     if session is None:
