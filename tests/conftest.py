@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import subprocess
 import sys
 from pathlib import Path
 
@@ -55,3 +56,20 @@ def sim(clock):
 
     with Simulator(clock=clock) as simulator:
         yield simulator
+
+
+@pytest.fixture
+def simulator_process():
+    """``python -m webull_nb.simulator`` in a process of its own: (url, key, secret)."""
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "webull_nb.simulator"], stdout=subprocess.PIPE, text=True
+    )
+    try:
+        url = proc.stdout.readline().split()[-1]
+        key = proc.stdout.readline().split()[-1]
+        secret = proc.stdout.readline().split()[-1]
+        yield url, key, secret
+    finally:
+        proc.terminate()
+        assert proc.wait(timeout=10) == 0
+        proc.stdout.close()

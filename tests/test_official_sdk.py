@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import subprocess
-import sys
 import threading
 from pathlib import Path
 
@@ -16,22 +14,6 @@ from webull.core.client import ApiClient
 from webull.core.http import protocol_type
 from webull.core.http.initializer.client_initializer import ClientInitializer
 from webull.core.request import set_default_protocol_type
-
-
-@pytest.fixture
-def simulator_process():
-    proc = subprocess.Popen(
-        [sys.executable, "-m", "webull_nb.simulator"], stdout=subprocess.PIPE, text=True
-    )
-    try:
-        url = proc.stdout.readline().split()[-1]
-        key = proc.stdout.readline().split()[-1]
-        secret = proc.stdout.readline().split()[-1]
-        yield url, key, secret
-    finally:
-        proc.terminate()
-        assert proc.wait(timeout=10) == 0
-        proc.stdout.close()
 
 
 def _enter_sms_code_when_it_arrives(url: str, done: threading.Event, entered: list) -> None:

@@ -25,22 +25,6 @@ from webull_nb.simulator import Simulator
 
 
 @pytest.fixture
-def simulator_process():
-    proc = subprocess.Popen(
-        [sys.executable, "-m", "webull_nb.simulator"], stdout=subprocess.PIPE, text=True
-    )
-    try:
-        url = proc.stdout.readline().split()[-1]
-        key = proc.stdout.readline().split()[-1]
-        secret = proc.stdout.readline().split()[-1]
-        yield url, key, secret
-    finally:
-        proc.terminate()
-        proc.wait(timeout=10)
-        proc.stdout.close()
-
-
-@pytest.fixture
 def live_sim():
     """A simulator on the real clock: the SDK signs with the real time, not a fake one."""
     with Simulator() as simulator:

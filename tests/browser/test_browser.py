@@ -284,7 +284,9 @@ def test_jupyterlab_quickstart_with_a_skewed_clock_and_a_stopped_kernel(
     page.wait_for_function("() => window.__notes.includes('Webull token approved')")
     screenshot(panel, "lab-normal.png")
     # The later cells ran (they waited for NORMAL) with the session's signing.
-    expect(page.get_by_text("accounts: ['SIM0000001', 'SIM0000002']")).to_be_visible(timeout=30_000)
+    expect(page.get_by_text("accounts: ['SIM0000001', 'SIM0000002']", exact=True)).to_be_visible(
+        timeout=30_000
+    )
 
 
 @pytest.mark.parametrize("jupyter", ["notebook7"], indirect=True)
@@ -301,7 +303,9 @@ def test_notebook7_quickstart_with_a_busy_kernel_and_a_closing_window(
     panel.get_by_role("button", name="Notify me").click()
     create_and_see_it_fall(page, panel)
     approve_on_the_phone(page, panel)
-    expect(page.get_by_text("accounts: ['SIM0000001', 'SIM0000002']")).to_be_visible(timeout=30_000)
+    expect(page.get_by_text("accounts: ['SIM0000001', 'SIM0000002']", exact=True)).to_be_visible(
+        timeout=30_000
+    )
 
     # A new PENDING token while a cell sleeps 10 s in plain Python: the countdown falls.
     page.wait_for_function(KERNEL_IDLE, timeout=30_000)

@@ -70,24 +70,6 @@ _SIGNING_HEADERS = {
     "x-timestamp": "MISSING_TIMESTAMP",
     "x-signature-version": "MISSING_VERSION",
 }
-_FAKE_ACCOUNTS = [
-    {
-        "account_id": "SIM0000001",
-        "account_number": "5SIM0001",
-        "account_type": "MARGIN",
-        "account_class": "INDIVIDUAL",
-        "account_label": "Simulated margin account",
-        "currency": "USD",
-    },
-    {
-        "account_id": "SIM0000002",
-        "account_number": "5SIM0002",
-        "account_type": "CASH",
-        "account_class": "INDIVIDUAL",
-        "account_label": "Simulated cash account",
-        "currency": "USD",
-    },
-]
 
 
 class ManualClock:
@@ -438,7 +420,7 @@ class Simulator:
                 return 200, (self._create if kind == "create" else self._check)(payload), {}
             if path == ACCOUNTS_PATH and method == "GET":
                 self._require_token(headers)
-                return 200, _FAKE_ACCOUNTS, {}
+                return 200, data.ACCOUNTS, {}
             if data.serves(method, path):
                 self._require_token(headers)
                 return (*data.answer(method, path, parts.query, headers), {})
