@@ -387,3 +387,21 @@ def test_magic_shows_a_panel_with_a_phone(clock) -> None:
     panel.close()
     panel.session.close()
     panel.simulated_phone.simulator.stop()
+
+
+def test_two_create_clicks_in_a_row_send_one_sms(sim, clock) -> None:
+    session = Session(sim.app_key, SECRET, endpoint=sim.url, clock=clock)
+    panel = webull_nb.panel(session)
+    panel.background = True  # as in a notebook: each click runs in a worker thread
+    try:
+        click(panel, "create")
+        click(panel, "create")
+        for worker in threading.enumerate():
+            if worker.name == "webull-nb-panel-action":
+                worker.join(10)
+        assert session.status == "PENDING"
+        creates = [p for _, _, p, status in sim.requests_seen if p.endswith("/create")]
+        assert len(creates) == 1 and len(sim.sms_inbox()) == 1
+    finally:
+        panel.close()
+        session.close()
