@@ -15,7 +15,7 @@ import re
 import sys
 from typing import TYPE_CHECKING, Any
 
-from .errors import TokenStateError, mask_token
+from .errors import CredentialsError, TokenStateError, mask_token
 
 if TYPE_CHECKING:
     from webull.core.client import ApiClient
@@ -81,7 +81,8 @@ def _refuse_unless_normal(session: Session) -> None:
     if status == "NORMAL":
         return
     # Without token checks (the test environment) the SDK skips its token flow entirely.
-    if not session._check_config():
+    account = session.account
+    if account is not None and not account.token_check():
         return
     advice = _ADVICE.get(status, f"the token is {status}")
     raise TokenStateError(
@@ -208,9 +209,12 @@ def sdk_api_client(session: Session) -> ApiClient:
     """
     _, api_type, _ = _import_sdk()
     # The bridge is part of Session; it reads the session's client the way Session does.
-    client = session._require_account().client
-    store = session.store
-    assert store is not None  # set together with the client
+    account = session.account
+    if account is None:
+        raise CredentialsError(
+            "the session has no app key and secret yet: set them before asking for SDK clients"
+        )
+    client, store = account.client, account.store
     _refuse_unless_normal(session)
     _install_logging()
     endpoint = client.endpoint
