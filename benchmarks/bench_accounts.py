@@ -157,7 +157,7 @@ def main() -> None:
     rng = random.Random(20261129)
     print(
         f"{'processes':>9}  {'who':12}  {'SMS/round':>9}  {'429s':>4}  {'checks/30s':>10}  "
-        f"{'latency mean':>12}  {'max':>6}  never NORMAL"
+        f"{'latency mean (95% CI)':>21}  {'max':>6}  never NORMAL"
     )
     for count in (int(c) for c in args.counts.split(",")):
         for kind in ("webull-nb", "official SDK"):
