@@ -400,3 +400,14 @@ def test_an_unverified_new_token_never_replaces_a_good_one(tmp_path, sim) -> Non
     finally:
         session.close()
     assert TokenStore(tmp_path).load().token == good.token
+
+
+def test_news_from_a_left_account_is_not_shown(sim, sessions) -> None:
+    from dataclasses import replace
+
+    session = sessions(sim)
+    old, in_flight = session.account, session._listener  # a notification already on its way
+    session.set_credentials(sim.app_key, sim.app_secret, api="v3")
+    assert session.account is not old  # another API profile: another Account object
+    in_flight(replace(old.state, error="late news of the left account", version=10**6))
+    assert session.error == ""

@@ -14,6 +14,7 @@ thread-safe and quick.
 
 from __future__ import annotations
 
+import functools
 import os
 import sys
 import threading
@@ -141,6 +142,7 @@ class Session(SignedRequests, traitlets.HasTraits):
         self._store: TokenStore | None = None
         self._mirror_lock = threading.RLock()
         self._mirrored_version = -1
+        self._listener: Callable[[TokenState], None] | None = None
         self._algorithm = algorithm
         self._token_dir = token_dir
         self._endpoint = endpoint
@@ -177,11 +179,11 @@ class Session(SignedRequests, traitlets.HasTraits):
             for name, value in values.items():
                 self.set_trait(name, value)
 
-    def _mirror(self, state: TokenState) -> None:
-        """Show an account snapshot, unless a newer one is already shown."""
+    def _mirror(self, account: Account, state: TokenState) -> None:
+        """Show a snapshot of this session's account, unless a newer one is already shown."""
         with self._mirror_lock:
-            if state.version <= self._mirrored_version:
-                return
+            if account is not self._account or state.version <= self._mirrored_version:
+                return  # late news from an account this session has left, or old news
             self._mirrored_version = state.version
             if state.status != self.status:
                 self.history.append((_utc(self.now()), state.status))
@@ -307,12 +309,13 @@ class Session(SignedRequests, traitlets.HasTraits):
             guide_url=resolved.guide_url,
             token_check_enabled=account.token_check_enabled,
         )
-        self._mirror(account.subscribe(self._mirror))
+        self._listener = functools.partial(self._mirror, account)
+        self._mirror(account, account.subscribe(self._listener))
 
     def _leave_account(self) -> None:
         old, self._account = self._account, None
-        if old is not None:
-            old.unsubscribe(self._mirror)
+        if old is not None and self._listener is not None:
+            old.unsubscribe(self._listener)
             release_account(old)
 
     # --- the token lifecycle ------------------------------------------------------------------
