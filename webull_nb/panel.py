@@ -64,8 +64,8 @@ import traitlets
 
 from .endpoints import API_PROFILES, ENVIRONMENTS, REGIONS
 from .errors import WebullError
-from .session import IDLE_WARNING_DAYS, Session
-from .status import IDLE_LIFETIME, VERIFICATION_WINDOW
+from .session import Session
+from .status import IDLE_LIFETIME, IDLE_WARNING_DAYS, VERIFICATION_WINDOW
 
 __all__ = ["TokenPanel", "panel", "render_html", "view_state"]
 

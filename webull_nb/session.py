@@ -38,7 +38,7 @@ from .errors import (
 )
 from .poller import POLL_INTERVAL
 from .signed import SignedRequests
-from .status import IDLE_LIFETIME, STATUSES, VERIFICATION_WINDOW
+from .status import IDLE_LIFETIME, IDLE_WARNING_DAYS, STATUSES, VERIFICATION_WINDOW
 from .store import TokenStore
 from .waiting import format_countdown
 
@@ -53,7 +53,6 @@ __all__ = [
     "format_countdown",
 ]
 
-IDLE_WARNING_DAYS = 2
 
 _current: Session | None = None
 _current_lock = threading.Lock()

@@ -9,6 +9,7 @@ from datetime import datetime, timedelta, timezone
 __all__ = [
     "FINAL",
     "IDLE_LIFETIME",
+    "IDLE_WARNING_DAYS",
     "MAX_TOKEN_LENGTH",
     "SERVICE_STATUSES",
     "STATUSES",
@@ -46,6 +47,8 @@ FINAL = frozenset({TokenStatus.NORMAL, TokenStatus.INVALID, TokenStatus.EXPIRED}
 VERIFICATION_WINDOW = 300.0
 #: How long a NORMAL token lives unused.
 IDLE_LIFETIME = timedelta(days=15)
+#: Below this many days left on that idle clock, every view warns.
+IDLE_WARNING_DAYS = 2
 
 
 # Real tokens are a few dozen characters; anything far longer is not a token, and putting

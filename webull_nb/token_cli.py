@@ -19,6 +19,7 @@ from datetime import datetime, timezone
 from typing import TYPE_CHECKING, Any
 
 from .errors import CredentialsError, WebullError, mask_token
+from .status import IDLE_WARNING_DAYS
 
 if TYPE_CHECKING:
     from .session import Session
@@ -28,8 +29,6 @@ __all__ = ["EXIT_ACTION", "EXIT_ERROR", "EXIT_OK", "add_parser", "run"]
 EXIT_OK = 0
 EXIT_ERROR = 1
 EXIT_ACTION = 2
-# Below this much idle time left, status and check warn (the token dies after 15 idle days).
-WARN_IDLE_SECONDS = 2 * 86400
 DEFAULT_WAIT = 300.0
 
 _ACTIONS = {
@@ -172,7 +171,8 @@ def _report(session: Session, args: argparse.Namespace, **extra: Any) -> int:
     """Print the result (stdout), warn about the idle clock (stderr), return the exit code."""
     facts = {**_facts(session), **extra}
     until = session.valid_until()
-    idle_left = until.timestamp() - session.now() if until else None
+    days = session.idle_days_left()
+    idle_left = days * 86400 if days is not None else None
     if args.json:
         print(json.dumps(facts), flush=True)
     else:
@@ -188,7 +188,7 @@ def _report(session: Session, args: argparse.Namespace, **extra: Any) -> int:
             lines.append(f"approve within {_clock(facts['seconds_left'])} in the Webull App")
         lines.append(f"token dir: {facts['token_dir']}")
         print("\n".join(lines), flush=True)
-    if idle_left is not None and idle_left < WARN_IDLE_SECONDS:
+    if days is not None and idle_left is not None and days < IDLE_WARNING_DAYS:
         _say(
             f"warning: the token goes INVALID if unused for {_span(idle_left)} more: use it "
             "(any API call) before then, or create a new one"
