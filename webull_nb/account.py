@@ -514,36 +514,24 @@ def open_account(
     app_secret: Secret,
     endpoint: endpoints.Endpoint,
     store: TokenStore,
-    *,
-    algorithm: str = "HMAC-SHA1",
-    timeout: float | tuple[float, float] = (5.0, 15.0),
-    clock: Callable[[], float] = time.time,
-    poll_interval: float = POLL_INTERVAL,
+    **options: Any,
 ) -> Account:
-    """Return this process's ``Account`` for these credentials and store (shared, counted)."""
+    """Return this process's ``Account`` for these credentials and store (shared, counted).
+
+    ``options`` are ``Account``'s keyword arguments; accounts differ when any of them does.
+    """
     key = (
         str(store.directory),
         app_key,
         app_secret.digest(),
         endpoint,
-        algorithm,
-        timeout,
-        id(clock),
-        poll_interval,
+        # The clock by identity: two ManualClocks reading the same time are still two clocks.
+        tuple(sorted((name, id(v) if callable(v) else v) for name, v in options.items())),
     )
     with _accounts_lock:
         account = _accounts.get(key)
         if account is None or account.closed:
-            account = Account(
-                app_key,
-                app_secret,
-                endpoint,
-                store,
-                algorithm=algorithm,
-                timeout=timeout,
-                clock=clock,
-                poll_interval=poll_interval,
-            )
+            account = Account(app_key, app_secret, endpoint, store, **options)
             _accounts[key] = account
         account._users += 1
         return account

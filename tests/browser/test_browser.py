@@ -244,6 +244,18 @@ def approve_on_the_phone(page, panel) -> None:
     expect(panel.locator(".wnb-phone-result")).to_contain_text("Approved")
 
 
+def run_the_quickstart(browser, jupyter, request, clock_shift: int):
+    """Open the quickstart, run all cells, and return (page, panel, badge) once it shows."""
+    page = open_page(browser, jupyter, request, clock_shift=clock_shift)
+    page.goto(jupyter.url)
+    page.wait_for_function(KERNEL_IDLE, timeout=90_000)
+    page.evaluate(RUN_ALL)
+    panel = page.locator(".wnb-panel").first
+    badge = panel.get_by_role("status").first
+    expect(badge).to_have_text("NO TOKEN", timeout=60_000)
+    return page, panel, badge
+
+
 def screenshot(panel, name: str) -> None:
     ARTIFACTS.mkdir(exist_ok=True)
     panel.screenshot(path=str(ARTIFACTS / name))
@@ -254,13 +266,7 @@ def test_jupyterlab_quickstart_with_a_skewed_clock_and_a_stopped_kernel(
     jupyter, browser, request
 ) -> None:
     # The browser's clock is 7 minutes behind the kernel's: the countdown must still be right.
-    page = open_page(browser, jupyter, request, clock_shift=-420)
-    page.goto(jupyter.url)
-    page.wait_for_function(KERNEL_IDLE, timeout=90_000)
-    page.evaluate(RUN_ALL)
-    panel = page.locator(".wnb-panel").first
-    badge = panel.get_by_role("status").first
-    expect(badge).to_have_text("NO TOKEN", timeout=60_000)
+    page, panel, badge = run_the_quickstart(browser, jupyter, request, clock_shift=-420)
     expect(badge).to_have_attribute("aria-live", "polite")
 
     # Notifications are opt-in: one click on "Notify me".
@@ -293,13 +299,7 @@ def test_jupyterlab_quickstart_with_a_skewed_clock_and_a_stopped_kernel(
 def test_notebook7_quickstart_with_a_busy_kernel_and_a_closing_window(
     jupyter, browser, request
 ) -> None:
-    page = open_page(browser, jupyter, request, clock_shift=0)
-    page.goto(jupyter.url)
-    page.wait_for_function(KERNEL_IDLE, timeout=90_000)
-    page.evaluate(RUN_ALL)
-    panel = page.locator(".wnb-panel").first
-    badge = panel.get_by_role("status").first
-    expect(badge).to_have_text("NO TOKEN", timeout=60_000)
+    page, panel, badge = run_the_quickstart(browser, jupyter, request, clock_shift=0)
     panel.get_by_role("button", name="Notify me").click()
     create_and_see_it_fall(page, panel)
     approve_on_the_phone(page, panel)
