@@ -14,6 +14,7 @@ Run: ``python benchmarks/bench_accounts.py [--rounds 20] [--sdk-rounds 5] [--cou
 from __future__ import annotations
 
 import argparse
+import itertools
 import json
 import os
 import random
@@ -123,7 +124,14 @@ def run_round(kind: str, count: int, rng: random.Random) -> dict[str, object]:
     creates = [t for t, _, path, status in seen if path.endswith("create") and status == 200]
     checks = [t for t, _, path, _ in seen if path.endswith("check")]
     latencies = [normal_at[i] - approved for i in sorted(normal_at)]
+    # The latency splits into the wait for the next check (set by the rate limit: half the
+    # spacing on average) and what the processes add after the check that saw NORMAL.
+    seeing = next((t for t in checks if t >= approved), None)
+    after_check = [normal_at[i] - seeing for i in sorted(normal_at)] if seeing else []
+    spacing = [b - a for a, b in itertools.pairwise(checks) if b <= (seeing or b)]
     return {
+        "after_check": after_check,
+        "spacing": spacing,
         "sms": len(creates),
         "429": sum(1 for *_, status in seen if status == 429),
         "checks30": most_in_30s(checks),
@@ -164,6 +172,8 @@ def main() -> None:
             n = args.rounds if kind == "webull-nb" else (args.sdk_rounds or args.rounds)
             rounds = [run_round(kind, count, rng) for _ in range(n)]
             latencies = [x for r in rounds for x in r["latencies"]]  # type: ignore[attr-defined]
+            after = [x for r in rounds for x in r["after_check"]]  # type: ignore[attr-defined]
+            gaps = [x for r in rounds for x in r["spacing"]]  # type: ignore[attr-defined]
             mean = _mean_ci(rounds)
             worst = f"{max(latencies):.2f} s" if latencies else "-"
             print(
@@ -175,6 +185,13 @@ def main() -> None:
                 f"{sum(r['never'] for r in rounds)} of {count * n}",  # type: ignore[misc]
                 flush=True,
             )
+            if after and gaps:
+                print(
+                    f"{'':>9}  {'':12}  checks {statistics.mean(gaps):.2f} s apart while "
+                    f"PENDING; NORMAL seen {1000 * statistics.mean(after):.0f} ms (max "
+                    f"{1000 * max(after):.0f} ms) after the check that saw it",
+                    flush=True,
+                )
 
 
 if __name__ == "__main__":
