@@ -12,6 +12,7 @@ import threading
 import time
 from typing import Protocol
 
+from .coordination import RATE_LIMIT, RATE_PERIOD
 from .errors import (
     AuthenticationError,
     InvalidTokenError,
@@ -22,8 +23,9 @@ from .errors import (
 
 __all__ = ["POLL_INTERVAL", "PollTarget", "Poller"]
 
-# 10 checks per 30 s is the service's limit; the ledger adds its safety margin on top.
-POLL_INTERVAL = 3.0
+# The service allows 10 checks per 30 s; spread evenly over the ledger's window (with its
+# margin) they are 3.05 s apart, so no check ever has to wait longer to catch up.
+POLL_INTERVAL = RATE_PERIOD / RATE_LIMIT
 MAX_BACKOFF = 30.0
 # After the deadline, one last check confirms EXPIRED; past this grace we stop asking.
 DEADLINE_GRACE = 10.0
