@@ -136,6 +136,8 @@ class Account:
         self._owner = uuid.uuid4().hex  # this object's name in the poll lease
         self._last_touch = -math.inf
         self._users = 0
+        self._polling = False  # whether this account held the poll lease at its last claim
+        self._lease_until = 0.0  # wall time its lease runs out, as last written
         self.poller = Poller(self, poll_interval)
         with contextlib.suppress(StoreLockError), self.lock.hold():
             self.store.remove_temp_files()  # what a killed writer left behind
@@ -204,8 +206,9 @@ class Account:
         return self.store.signature()
 
     def watch_fast(self) -> bool:
-        """Whether a change is expected soon: a token is PENDING."""
-        return self._state.status == TokenStatus.PENDING
+        """Whether news is expected from another process soon: PENDING, polled elsewhere."""
+        # The lease holder learns the news first-hand; only the others need to look often.
+        return self._state.status == TokenStatus.PENDING and not self._polling
 
     def reload(self, force: bool = False) -> None:
         """Adopt what the store holds, if it changed since this account last looked."""
@@ -384,7 +387,18 @@ class Account:
         if status == TokenStatus.PENDING:
             start = created.timestamp() if created else self.now()
             deadline = verification_deadline(start, info.expires)
-        if not problems:
+        unchanged = (
+            previous is not None
+            and previous.status == status
+            and previous.expires == info.expires
+            and not previous.error
+            and self.store.signature() == self._seen
+        )
+        if unchanged:
+            # The store already says this (a PENDING check every 3 s, say): writing it again
+            # would cost two fsyncs and make every other process re-read the files.
+            problems.append("")
+        elif not problems:
             problems.append(self._persist(info, created, last_used))
         self._seen = self.store.signature()
         return self._publish(
@@ -447,13 +461,20 @@ class Account:
 
     def claim_lease(self, duration: float) -> float:
         """0 when this account may poll now, else the seconds another process holds the lease."""
+        now = time.time()
+        if self._polling and now < self._lease_until - duration / 2:
+            return 0.0  # held, with time to spare: renewing now would only cost a file write
         try:
-            return self.ledger.claim_lease(self._owner, duration)
+            wait = self.ledger.claim_lease(self._owner, duration)
         except StoreLockError:
-            return 1.0
+            wait = 1.0
+        self._polling = wait <= 0
+        self._lease_until = now + duration if self._polling else 0.0
+        return wait
 
     def release_lease(self) -> None:
         """Give up the poll lease if held."""
+        self._polling = False
         self.ledger.release_lease(self._owner)
 
     def check_delay(self, interval: float) -> float:

@@ -260,12 +260,12 @@ class Watched(Protocol):
 class StoreWatcher:
     """One thread per process that notices when any watched account's store changes on disk.
 
-    It only stats two files per account per round (0.1 s apart while a token is PENDING,
+    It only stats two files per account per round (0.05 s apart while a token is PENDING,
     0.5 s otherwise) and reads them only when they changed: no API calls, so another
     kernel's NORMAL shows here within about a second for free.
     """
 
-    FAST = 0.1
+    FAST = 0.05
     SLOW = 0.5
 
     def __init__(self) -> None:
