@@ -119,3 +119,4 @@ def test_demo_headless_prints_the_states(tmp_path) -> None:
     # The demo folder (quickstart copy, token.txt, kernel sockets) goes with the demo.
     assert list(temp.iterdir()) == []
     assert "without encryption" not in result.stderr
+    assert "Parent appears to have exited" not in result.stderr  # the kernel was shut down

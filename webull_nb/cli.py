@@ -90,10 +90,11 @@ def _run_headless(notebook: Path, url: str, workdir: Path) -> int:
     stop = threading.Event()
     phone = threading.Thread(target=_phone, args=(url, stop), daemon=True)
     phone.start()
+    km = _kernel_manager(workdir)
     try:
         NotebookClient(
             nb,
-            km=_kernel_manager(workdir),
+            km=km,
             timeout=600,
             kernel_name="python3",
             resources={"metadata": {"path": str(workdir)}},
@@ -101,6 +102,10 @@ def _run_headless(notebook: Path, url: str, workdir: Path) -> int:
     finally:
         stop.set()
         phone.join()
+        # NotebookClient leaves a kernel manager it was given running; an orphaned kernel
+        # would later print "Parent appears to have exited" into the user's terminal.
+        if km.has_kernel:
+            km.shutdown_kernel(now=False)
     for cell in nb.cells:
         for output in cell.get("outputs", []):
             text = output.get("text", "")
