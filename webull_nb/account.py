@@ -247,26 +247,47 @@ class Account:
         problem = self.store.problem
         if stored is None:
             return {**_NO_TOKEN, "error": problem}
-        status = stored.status
         # A token the official SDK wrote has no sidecar: its file's age is the best guess.
-        created = stored.created or stored.written
-        deadline = None
-        if status == TokenStatus.PENDING:
-            deadline = verification_deadline(
-                created.timestamp() if created else 0.0, stored.expires
-            )
-            if deadline.timestamp() <= self.now():
-                status, deadline = TokenStatus.EXPIRED.value, None
-        return dict(
-            status=status,
-            token=Secret(stored.token),
-            token_hint=mask_token(stored.token),
-            created=created,
-            deadline=deadline,
-            expires=stored.expires,
-            last_used=stored.last_used,
+        fields = self._token_fields(
+            stored.token,
+            stored.status,
+            stored.created or stored.written,
+            stored.expires,
+            stored.last_used,
             restored=True,
             error=problem,
+        )
+        deadline = fields["deadline"]
+        if deadline is not None and deadline.timestamp() <= self.now():
+            fields.update(status=TokenStatus.EXPIRED.value, deadline=None)
+        return fields
+
+    def _token_fields(
+        self,
+        token: str,
+        status: str,
+        created: datetime | None,
+        expires: datetime | None,
+        last_used: datetime | None,
+        *,
+        restored: bool,
+        error: str,
+    ) -> dict[str, Any]:
+        """The state fields of one token; a PENDING one gets its verification deadline."""
+        deadline = None
+        if status == TokenStatus.PENDING:
+            start = created.timestamp() if created else self.now()
+            deadline = verification_deadline(start, expires)
+        return dict(
+            status=status,
+            token=Secret(token),
+            token_hint=mask_token(token),
+            created=created,
+            deadline=deadline,
+            expires=expires,
+            last_used=last_used,
+            restored=restored,
+            error=error,
         )
 
     # --- the lifecycle ------------------------------------------------------------------------
@@ -383,10 +404,6 @@ class Account:
         created = previous.created if previous else _utc(self.now())
         last_used = previous.last_used if previous else None
         status = info.status.value
-        deadline = None
-        if status == TokenStatus.PENDING:
-            start = created.timestamp() if created else self.now()
-            deadline = verification_deadline(start, info.expires)
         unchanged = (
             previous is not None
             and previous.status == status
@@ -402,15 +419,15 @@ class Account:
             problems.append(self._persist(info, created, last_used))
         self._seen = self.store.signature()
         return self._publish(
-            status=status,
-            token=Secret(info.token),
-            token_hint=mask_token(info.token),
-            created=created,
-            deadline=deadline,
-            expires=info.expires,
-            last_used=last_used,
-            restored=False,
-            error=problems[0] or _STATUS_ERRORS.get(status, ""),
+            **self._token_fields(
+                info.token,
+                status,
+                created,
+                info.expires,
+                last_used,
+                restored=False,
+                error=problems[0] or _STATUS_ERRORS.get(status, ""),
+            )
         )
 
     def _persist(
