@@ -7,7 +7,6 @@ import re
 from datetime import datetime, timedelta, timezone
 
 __all__ = [
-    "FINAL",
     "IDLE_LIFETIME",
     "IDLE_WARNING_DAYS",
     "MAX_TOKEN_LENGTH",
@@ -40,8 +39,6 @@ SERVICE_STATUSES: tuple[TokenStatus, ...] = (
 )
 #: Every state as a plain string, for traits and synced widget state.
 STATUSES: tuple[str, ...] = tuple(status.value for status in TokenStatus)
-#: States that no amount of waiting changes.
-FINAL = frozenset({TokenStatus.NORMAL, TokenStatus.INVALID, TokenStatus.EXPIRED})
 
 #: How long a PENDING token waits for approval in the Webull App.
 VERIFICATION_WINDOW = 300.0
