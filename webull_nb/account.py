@@ -224,8 +224,7 @@ class Account:
             return None
         stored = self.store.load()
         current = self._state
-        age = self.store.seconds_since_write()
-        if stored is None and current.token is not None and age is not None and age < 1:
+        if stored is None and current.token is not None and self._just_written():
             # Probably a write in progress (the official SDK rewrites token.txt in place):
             # look again next round rather than drop a good token for a moment.
             return None
@@ -242,6 +241,10 @@ class Account:
         ):
             return None
         return self._publish(**fields)
+
+    def _just_written(self) -> bool:
+        age = self.store.seconds_since_write()
+        return age is not None and age < 1
 
     def _fields_from_store(self, stored: StoredToken | None) -> dict[str, Any]:
         problem = self.store.problem
@@ -494,9 +497,11 @@ class Account:
         self._polling = False
         self.ledger.release_lease(self._owner)
 
-    def check_delay(self, interval: float) -> float:
-        """Seconds until a check is due: ``interval`` after the last one of any process."""
-        return max(0.0, interval - self.ledger.since_last("check"))
+    def check_timing(self, interval: float) -> tuple[float, float]:
+        """(seconds until a check is due, ``interval`` after the last one of any process;
+        seconds until the shared budget allows one), from one read of the ledger."""
+        since_last, wait = self.ledger.timing("check")
+        return max(0.0, interval - since_last), wait
 
     def rate_wait(self) -> float:
         """Seconds until the shared budget allows a check."""

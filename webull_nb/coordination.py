@@ -189,11 +189,12 @@ class RateLedger:
         now = self._clock()
         return self._wait(self._recent(self._read(), kind, now), now)
 
-    def since_last(self, kind: str) -> float:
-        """Seconds since the last ``kind`` request of any process (inf when none is recent)."""
+    def timing(self, kind: str) -> tuple[float, float]:
+        """(seconds since the last ``kind`` request of any process, inf when none is recent;
+        seconds until one is allowed), from one read of the ledger."""
         now = self._clock()
         recent = self._recent(self._read(), kind, now)
-        return now - recent[-1] if recent else math.inf
+        return (now - recent[-1] if recent else math.inf), self._wait(recent, now)
 
     def claim_lease(self, owner: str, duration: float) -> float:
         """Take or renew the poll lease: 0 if ``owner`` holds it now, else its seconds left."""

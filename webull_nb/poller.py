@@ -45,11 +45,8 @@ class PollTarget(Protocol):
     def release_lease(self) -> None:
         """Give the lease up (no-op when not held)."""
 
-    def check_delay(self, interval: float) -> float:
-        """Seconds until the next check is due and allowed by the shared ledger."""
-
-    def rate_wait(self) -> float:
-        """Seconds until the shared ledger allows a check at all."""
+    def check_timing(self, interval: float) -> tuple[float, float]:
+        """(seconds until the next check is due; seconds until the shared ledger allows one)."""
 
     def poll_check(self, token: Secret) -> None:
         """Check ``token`` once and adopt the answer (dropped if the token was replaced)."""
@@ -133,15 +130,14 @@ class Poller:
                     # Another process polls; the store watcher brings its results here.
                     self._nap(lease_wait + 0.05)
                     continue
+                due, allowed = self.target.check_timing(self.interval)
                 if urgent:
-                    delay = self.target.rate_wait()
+                    delay = allowed
                 else:
-                    delay = max(
-                        self.target.check_delay(self.interval), backoff_until - time.monotonic()
-                    )
+                    delay = max(due, backoff_until - time.monotonic())
                     if left > 0:
                         delay = min(delay, left + 0.05)  # wake at the deadline to confirm
-                    delay = max(delay, self.target.rate_wait())
+                    delay = max(delay, allowed)
                 if delay > 0:
                     self._nap(delay)
                     continue
