@@ -17,6 +17,7 @@ __all__ = [
     "RequestError",
     "Secret",
     "ServerError",
+    "StoreError",
     "StoreLockError",
     "TokenStateError",
     "TransportError",
@@ -102,7 +103,11 @@ class CredentialsError(WebullError):
     """No app key / secret could be found, or they are malformed."""
 
 
-class StoreLockError(WebullError):
+class StoreError(WebullError):
+    """The token store cannot keep a token (say, its directory is not writable)."""
+
+
+class StoreLockError(StoreError):
     """The token directory's lock stayed taken too long (another process may be stuck)."""
 
 
