@@ -3,27 +3,35 @@
     python tests/account_worker.py URL TOKEN_DIR ACTION [N]
 
 ACTION: ``ensure`` (the setup cell: ensure_token, then report when NORMAL), ``checks N``
-(N manual checks, reporting each outcome), ``watch`` (report every status change until
-NORMAL), ``create`` (one create_token). Every status change is printed as
-``{"event": "status", "status": ..., "t": <wall clock>}``; the process waits for a line on
-stdin (or EOF) before it starts, so a test can start several at the same moment.
+(N manual checks, reporting each outcome), ``waitchecks N`` (N checks that wait for their
+turn), ``watch`` (report every status change until NORMAL), ``create`` (one create_token).
+Every status change is printed as ``{"event": "status", "status": ..., "t": <wall clock>}``;
+the process waits for a line on stdin (or EOF) before it starts, so a test can start several
+at the same moment. ``WORKER_CLOCK_STEP=S`` steps this process's wall clock by S seconds
+(``time.time`` is patched before webull_nb loads), as a laptop waking or NTP would.
 """
 
 from __future__ import annotations
 
 import json
+import os
 import sys
 import threading
 import time
 
-from webull_nb.errors import RateLimitError, WebullError
-from webull_nb.session import Session
-from webull_nb.simulator import DEMO_APP_KEY, DEMO_APP_SECRET
+_STEP = float(os.environ.get("WORKER_CLOCK_STEP") or 0)
+if _STEP:
+    _real_time = time.time
+    time.time = lambda: _real_time() + _STEP  # patched before webull_nb reads the clock
+
+from webull_nb.errors import RateLimitError, WebullError  # noqa: E402
+from webull_nb.session import Session  # noqa: E402
+from webull_nb.simulator import DEMO_APP_KEY, DEMO_APP_SECRET  # noqa: E402
 
 
 def emit(**fields: object) -> None:
-    """Print one JSON event line."""
-    print(json.dumps({"t": time.time(), **fields}), flush=True)
+    """Print one JSON event line (its time is the true wall clock, whatever the step)."""
+    print(json.dumps({"t": time.time() - _STEP, **fields}), flush=True)
 
 
 def main() -> int:
@@ -52,11 +60,17 @@ def main() -> int:
                     emit(event="check", status=session.check_token())
                 except RateLimitError as exc:
                     emit(event="limited", sent=exc.http_status is not None)
+        elif action == "waitchecks":
+            for _ in range(count):
+                try:
+                    emit(event="check", status=session.check_token(wait=True))
+                except RateLimitError as exc:
+                    emit(event="limited", sent=exc.http_status is not None)
         elif action == "watch":
             normal.wait(60)
             emit(event="done", status=session.status)
     except WebullError as exc:
-        emit(event="error", message=str(exc))
+        emit(event="error", message=str(exc), type=type(exc).__name__)
         return 1
     finally:
         session.close()

@@ -58,13 +58,13 @@ def approve(sim: Simulator) -> float:
 class Worker:
     """One tests/account_worker.py process and the JSON events it prints."""
 
-    def __init__(self, url: str, token_dir: Path, action: str, *args: str) -> None:
+    def __init__(self, url: str, token_dir: Path, action: str, *args: str, **env: str) -> None:
         self.proc = subprocess.Popen(
             [sys.executable, str(WORKER), url, str(token_dir), action, *args],
             stdin=subprocess.PIPE,
             stdout=subprocess.PIPE,
             text=True,
-            env={**os.environ, "PYTHONPATH": str(Path(__file__).parent.parent)},
+            env={**os.environ, "PYTHONPATH": str(Path(__file__).parent.parent), **env},
         )
         self.events: queue.Queue[dict] = queue.Queue()
         self.seen: list[dict] = []

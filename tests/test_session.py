@@ -14,7 +14,13 @@ import requests
 from helpers import Canned, FaultServer
 
 import webull_nb
-from webull_nb.errors import CredentialsError, RateLimitError, TokenStateError, WebullError
+from webull_nb.errors import (
+    CredentialsError,
+    RateLimitError,
+    StoreError,
+    TokenStateError,
+    WebullError,
+)
 from webull_nb.session import Session, current
 from webull_nb.simulator import Simulator
 from webull_nb.store import StoredToken, TokenStore
@@ -145,12 +151,15 @@ def test_fifteen_idle_days_on_a_fake_clock(sim, sessions, clock) -> None:
         session.headers("GET", "/openapi/account/list")
 
 
-def test_a_token_that_cannot_be_saved_is_reported(sim, sessions, tmp_path) -> None:
+def test_a_token_that_cannot_be_kept_is_never_created(sim, sessions, tmp_path) -> None:
     blocker = tmp_path / "not-a-directory"
     blocker.write_text("")
     session = sessions(sim, token_dir=blocker)
-    assert session.create_token() == "PENDING"
-    assert session.error.startswith(f"could not save the token in {blocker}")
+    with pytest.raises(StoreError, match="it is a file, not a directory") as caught:
+        session.create_token()
+    assert str(blocker) in str(caught.value) and "no SMS was sent" in str(caught.value)
+    assert session.error.startswith("Creating a token failed: cannot keep a token in")
+    assert sim.sms_inbox() == [] and session.status == "NONE"
 
 
 def test_create_again_reuses_the_pending_token_without_new_sms(sim, sessions) -> None:

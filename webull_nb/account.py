@@ -45,9 +45,16 @@ from typing import Any
 from . import endpoints
 from .client import Client, TokenInfo
 from .coordination import CREATE_LOCK_FILE, AccountLock, RateLedger, watcher
-from .errors import RateLimitError, Secret, StoreLockError, TokenStateError, mask_token
+from .errors import (
+    InvalidTokenError,
+    RateLimitError,
+    Secret,
+    StoreError,
+    TokenStateError,
+    mask_token,
+)
 from .poller import POLL_INTERVAL, Poller
-from .status import TokenStatus, progress, verification_deadline
+from .status import IDLE_LIFETIME, TokenStatus, progress, verification_deadline
 from .store import StoredToken, TokenStore
 
 __all__ = ["Account", "TokenState", "open_account"]
@@ -56,7 +63,16 @@ log = logging.getLogger(__name__)
 
 TOUCH_EVERY = 60.0
 CREATE_LOCK_TIMEOUT = 60.0
-MAX_CHECK_WAITS = 5
+# A check that waits for the shared budget waits this long unless told otherwise: three
+# budget periods, enough for a fair turn behind dozens of other waiters.
+CHECK_WAIT_TIMEOUT = 95.0
+# A NORMAL answer this recent (from any process) counts as the service's word for a process
+# that starts now: 32 kernels starting on one stored token make one check, not 32.
+FRESH_CONFIRMATION = 60.0
+# A PENDING answer past the deadline this clock computed: look again this much later.
+DEADLINE_RECHECK = 10.0
+# Housekeeping that may be skipped when the lock is busy must not stall a start.
+HOUSEKEEPING_LOCK_TIMEOUT = 0.5
 
 _STATUS_ERRORS = {
     "EXPIRED": "the token expired before it was approved: create a new one",
@@ -66,6 +82,13 @@ _STATUS_ERRORS = {
 
 def _utc(epoch: float) -> datetime:
     return datetime.fromtimestamp(epoch, tz=timezone.utc)
+
+
+def idle_deadline(expires: datetime | None, last_used: datetime | None) -> datetime | None:
+    """When a NORMAL token goes INVALID if unused: 15 days after its last known use."""
+    if last_used is not None:
+        return max(last_used + IDLE_LIFETIME, expires) if expires else last_used + IDLE_LIFETIME
+    return expires
 
 
 @dataclass(frozen=True)
@@ -83,6 +106,11 @@ class TokenState:
     error: str = ""
     checks_made: int = 0
     version: int = 0
+    #: When the service last said NORMAL for this token (service time), from any process.
+    confirmed: datetime | None = None
+    #: The status is this machine's conclusion from its clock (say, INVALID after 15 idle
+    #: days), not the service's word: it is confirmed with a check before anything acts on it.
+    inferred: bool = False
 
 
 _NO_TOKEN: dict[str, Any] = dict(
@@ -94,6 +122,8 @@ _NO_TOKEN: dict[str, Any] = dict(
     expires=None,
     last_used=None,
     restored=False,
+    confirmed=None,
+    inferred=False,
 )
 
 
@@ -137,10 +167,9 @@ class Account:
         self._last_touch = -math.inf
         self._users = 0
         self._polling = False  # whether this account held the poll lease at its last claim
-        self._lease_until = 0.0  # wall time its lease runs out, as last written
+        self._lease_until = 0.0  # monotonic time its lease runs out, as last written
         self.poller = Poller(self, poll_interval)
-        with contextlib.suppress(StoreLockError), self.lock.hold():
-            self.store.remove_temp_files()  # what a killed writer left behind
+        self._remove_temp_files()
         self.reload(force=True)
         watcher.add(self)
 
@@ -188,6 +217,15 @@ class Account:
         if state.status == TokenStatus.PENDING:
             self.poller.ensure()
             watcher.wake()  # the fast pace while a token is PENDING
+
+    def _remove_temp_files(self) -> None:
+        # What a killed writer left behind; skipped (till next time) while the lock is busy.
+        with contextlib.suppress(StoreError), self.lock.hold(HOUSEKEEPING_LOCK_TIMEOUT):
+            self.store.remove_temp_files()
+
+    def coordination_problem(self) -> str:
+        """Why this process no longer shares locks or budget with the others, or empty."""
+        return self.ledger.problem or self.lock.problem
 
     def note_error(self, message: str) -> None:
         """Show a user-facing message in every view of this account."""
@@ -237,7 +275,7 @@ class Account:
         )
         if same_token and all(
             getattr(current, name) == fields[name]
-            for name in ("status", "expires", "last_used", "error")
+            for name in ("status", "expires", "last_used", "error", "confirmed", "inferred")
         ):
             return None
         return self._publish(**fields)
@@ -259,10 +297,19 @@ class Account:
             stored.last_used,
             restored=True,
             error=problem,
+            confirmed=stored.confirmed,
         )
-        deadline = fields["deadline"]
-        if deadline is not None and deadline.timestamp() <= self.now():
-            fields.update(status=TokenStatus.EXPIRED.value, deadline=None)
+        # A PENDING token past its deadline by this clock stays PENDING: only the service
+        # knows whether it expired (this clock may be wrong), and the poller asks it.
+        idle_end = idle_deadline(stored.expires, stored.last_used)
+        if stored.status == TokenStatus.NORMAL and idle_end and idle_end.timestamp() <= self.now():
+            fields.update(
+                status=TokenStatus.INVALID.value,
+                inferred=True,
+                error=problem
+                or f"the stored token was valid until {idle_end:%Y-%m-%d %H:%M} UTC if unused, "
+                "and that has passed: Webull drops tokens unused for 15 days. Create a new one",
+            )
         return fields
 
     def _token_fields(
@@ -275,6 +322,7 @@ class Account:
         *,
         restored: bool,
         error: str,
+        confirmed: datetime | None = None,
     ) -> dict[str, Any]:
         """The state fields of one token; a PENDING one gets its verification deadline."""
         deadline = None
@@ -291,6 +339,8 @@ class Account:
             last_used=last_used,
             restored=restored,
             error=error,
+            confirmed=confirmed,
+            inferred=False,
         )
 
     # --- the lifecycle ------------------------------------------------------------------------
@@ -322,39 +372,94 @@ class Account:
         else created after this call began).
         """
         replacing = self._state.token if force else None
-        with self.create_lock.hold(timeout=CREATE_LOCK_TIMEOUT):
-            with contextlib.suppress(StoreLockError), self.lock.hold():
-                self.store.remove_temp_files()
+        # A token that could not be kept would cost an SMS now and another one next time.
+        self.store.ensure_writable()
+        with self.create_lock.hold(timeout=CREATE_LOCK_TIMEOUT, required=True):
+            self._remove_temp_files()
             self.reload()
             state = self._state
             asked_to_replace = replacing is not None and replacing.matches(state.token)
-            if self._joinable(state) and not asked_to_replace:
+            if asked_to_replace:
+                return self._adopt_answer(self.client.create_token(), fresh=True)
+            if self._needs_confirmation(state):
+                state = self._confirm(state)
+            if self._joinable(state):
                 return state
             info = self.client.create_token()
             return self._adopt_answer(info, fresh=True)
 
-    def check(self, wait: bool = False) -> TokenState:
-        """Check the current token now (``wait``: until the shared budget has room)."""
+    def _needs_confirmation(self, state: TokenState) -> bool:
+        """Whether ``state`` rests on this clock alone where the service may disagree."""
+        if state.token is None:
+            return False
+        if state.inferred:
+            return True
+        return (
+            state.status == TokenStatus.PENDING
+            and state.deadline is not None
+            and state.deadline.timestamp() <= self.now()
+        )
+
+    def _confirm(self, state: TokenState) -> TokenState:
+        """Ask the service about ``state``'s token before acting on this clock's verdict."""
+        try:
+            return self.check(wait=True)
+        except InvalidTokenError:
+            return self._state  # the service does not know it: nothing to join
+
+    def confirm_normal(self, timeout: float | None = None) -> TokenState:
+        """Confirm a NORMAL token with the service, unless any process did so just now.
+
+        One process at a time asks (under the create lock, which is held for one call), so
+        processes starting together on a stored token make one check between them.
+        """
+        if self._fresh(self._state):
+            return self._state
+        with contextlib.ExitStack() as held:
+            with contextlib.suppress(StoreError):
+                held.enter_context(self.create_lock.hold(timeout=CREATE_LOCK_TIMEOUT))
+            self.reload()
+            state = self._state
+            if state.status != TokenStatus.NORMAL or self._fresh(state):
+                return state
+            return self.check(wait=True, timeout=timeout)
+
+    def _fresh(self, state: TokenState) -> bool:
+        if state.status != TokenStatus.NORMAL or state.inferred or state.confirmed is None:
+            return False
+        age = self.now() - state.confirmed.timestamp()
+        return 0 <= age <= FRESH_CONFIRMATION  # a confirmation from the future is not one
+
+    def check(self, wait: bool = False, timeout: float | None = None) -> TokenState:
+        """Check the current token now.
+
+        ``wait``: when the shared budget is spent, take a place in line (across processes,
+        oldest first) and wait for it, up to ``timeout`` seconds (``CHECK_WAIT_TIMEOUT`` by
+        default), rather than raise ``RateLimitError`` at once.
+        """
         token = self._state.token
         if token is None:
             raise TokenStateError("there is no token to check: create one first")
-        for _ in range(MAX_CHECK_WAITS):
-            delay = self.ledger.wait_time("check") if wait else 0.0
-            if delay > 0:
-                time.sleep(delay)
-            try:
-                info = self._send_check(token)
-            except RateLimitError as exc:
-                if not wait or exc.http_status is not None:
-                    raise
-                continue  # another process took the slot first
-            return self._adopt_answer(info, expected=token)
-        raise RateLimitError(
-            "token checks stay at the limit of 10 per 30 s: other processes use this "
-            "account's budget; try again shortly",
-            retry_after=self.ledger.wait_time("check"),
-            error_code="TOO_MANY_REQUESTS",
-        )
+        if not wait:
+            return self._adopt_answer(self._send_check(token), expected=token)
+        give_up = time.monotonic() + (CHECK_WAIT_TIMEOUT if timeout is None else timeout)
+        owner = uuid.uuid4().hex
+        limiter = self.client.check_limiter
+        waiting = getattr(limiter, "waiting_as", None)
+        try:
+            while True:
+                try:
+                    with waiting(owner) if waiting else contextlib.nullcontext():
+                        info = self._send_check(token)
+                except RateLimitError as exc:
+                    left = give_up - time.monotonic()
+                    if exc.http_status is not None or left <= 0 or exc.retry_after > left:
+                        raise
+                    time.sleep(max(exc.retry_after, 0.01))
+                    continue
+                return self._adopt_answer(info, expected=token)
+        finally:
+            self.ledger.leave_queue("check", owner)
 
     def _send_check(self, token: Secret) -> TokenInfo:
         sent = True
@@ -362,6 +467,9 @@ class Account:
             return self.client.check_token(token)
         except RateLimitError as exc:
             sent = exc.http_status is not None  # refused here, before anything was sent
+            raise
+        except StoreError:
+            sent = False  # the budget could not be consulted: nothing went out
             raise
         finally:
             if sent:
@@ -377,7 +485,7 @@ class Account:
         held = contextlib.ExitStack()
         try:
             held.enter_context(self.lock.hold())
-        except StoreLockError as exc:
+        except StoreError as exc:
             problems.append(str(exc))
         with held:
             yield problems
@@ -404,11 +512,15 @@ class Account:
     def _adopt_locked(
         self, info: TokenInfo, previous: TokenState | None, problems: list[str]
     ) -> TokenState:
-        created = previous.created if previous else _utc(self.now())
+        now = _utc(self.now())
+        created = previous.created if previous else now
         last_used = previous.last_used if previous else None
         status = info.status.value
+        normal = status == TokenStatus.NORMAL
+        confirmed = now if normal else None
         unchanged = (
             previous is not None
+            and not normal  # a NORMAL answer is news for every process starting soon
             and previous.status == status
             and previous.expires == info.expires
             and not previous.error
@@ -419,25 +531,42 @@ class Account:
             # would cost two fsyncs and make every other process re-read the files.
             problems.append("")
         elif not problems:
-            problems.append(self._persist(info, created, last_used))
+            problems.append(self._persist(info, created, last_used, confirmed))
         self._seen = self.store.signature()
-        return self._publish(
-            **self._token_fields(
-                info.token,
-                status,
-                created,
-                info.expires,
-                last_used,
-                restored=False,
-                error=problems[0] or _STATUS_ERRORS.get(status, ""),
-            )
+        fields = self._token_fields(
+            info.token,
+            status,
+            created,
+            info.expires,
+            last_used,
+            restored=False,
+            error=problems[0] or _STATUS_ERRORS.get(status, "") or self.coordination_problem(),
+            confirmed=confirmed,
         )
+        deadline = fields["deadline"]
+        if deadline is not None and deadline.timestamp() <= self.now():
+            # The service still waits for approval, so the window is open: when it began was
+            # guessed wrong (a file's age), or this clock is off. Its own expiry decides.
+            later = info.expires.timestamp() if info.expires else 0.0
+            fields["deadline"] = _utc(max(later, self.now() + DEADLINE_RECHECK))
+        return self._publish(**fields)
 
     def _persist(
-        self, info: TokenInfo, created: datetime | None, last_used: datetime | None
+        self,
+        info: TokenInfo,
+        created: datetime | None,
+        last_used: datetime | None,
+        confirmed: datetime | None,
     ) -> str:
         """Store the answer; return a user-facing problem, or empty."""
-        stored = StoredToken(info.token, info.expires, info.status.value, created, last_used)
+        stored = StoredToken(
+            info.token,
+            info.expires,
+            info.status.value,
+            created,
+            last_used,
+            confirmed=confirmed,
+        )
         try:
             saved = self.store.save(stored, self.app_key_hint)
         except (OSError, ValueError) as exc:
@@ -465,7 +594,7 @@ class Account:
                 self._last_touch = now
         self._notify(state)
         if touch and token is not None:
-            with contextlib.suppress(OSError, StoreLockError), self.lock.hold():
+            with contextlib.suppress(OSError, StoreError), self.lock.hold():
                 self.store.touch(token.reveal(), _utc(now), self.app_key_hint)
                 with self._lock:
                     self._seen = self.store.signature()
@@ -481,12 +610,15 @@ class Account:
 
     def claim_lease(self, duration: float) -> float:
         """0 when this account may poll now, else the seconds another process holds the lease."""
-        now = time.time()
+        now = time.monotonic()
         if self._polling and now < self._lease_until - duration / 2:
             return 0.0  # held, with time to spare: renewing now would only cost a file write
         try:
             wait = self.ledger.claim_lease(self._owner, duration)
-        except StoreLockError:
+        except StoreError as exc:
+            pending = self.pending()
+            if pending is not None:
+                self.poll_failed(pending[0], str(exc))
             wait = 1.0
         self._polling = wait <= 0
         self._lease_until = now + duration if self._polling else 0.0
@@ -524,12 +656,14 @@ class Account:
         self._guarded(token, error=message)
 
     def expire_locally(self, token: Secret) -> None:
-        """Mark ``token`` EXPIRED: the window passed without an answer."""
+        """Mark ``token`` EXPIRED: its window passed and the service could not be asked."""
         self._guarded(
             token,
             status=TokenStatus.EXPIRED.value,
             deadline=None,
-            error="the verification window passed without an answer: create a new token",
+            inferred=True,
+            error="the verification window passed and the service could not be reached to "
+            "confirm it: create a new token once it can be",
         )
 
     def check_soon(self) -> None:

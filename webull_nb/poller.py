@@ -27,7 +27,8 @@ __all__ = ["POLL_INTERVAL", "PollTarget", "Poller"]
 # margin) they are 3.05 s apart, so no check ever has to wait longer to catch up.
 POLL_INTERVAL = RATE_PERIOD / RATE_LIMIT
 MAX_BACKOFF = 30.0
-# After the deadline, one last check confirms EXPIRED; past this grace we stop asking.
+# Past the deadline the service's answer decides (this clock may be wrong); only when it
+# cannot be reached for this long after the deadline is the token marked EXPIRED here.
 DEADLINE_GRACE = 10.0
 # The holder renews its lease at least this often, so a lease outlives a sleep between checks.
 MAX_NAP = 2.0
@@ -55,7 +56,7 @@ class PollTarget(Protocol):
         """Show a failure, unless ``token`` is no longer the PENDING one."""
 
     def expire_locally(self, token: Secret) -> None:
-        """Mark ``token`` EXPIRED: its window passed with no answer."""
+        """Mark ``token`` EXPIRED: its window passed and the service could not be asked."""
 
 
 class Poller:
@@ -121,7 +122,8 @@ class Poller:
                 if pending is None:
                     return
                 token, left = pending
-                if left <= -DEADLINE_GRACE:
+                if left <= -DEADLINE_GRACE and failures:
+                    # Only the service knows; a clock that is wrong must not decide alone.
                     self.target.expire_locally(token)
                     return
                 urgent = self._urgent

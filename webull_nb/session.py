@@ -26,7 +26,7 @@ from typing import Any
 import traitlets
 
 from . import endpoints, waiting
-from .account import Account, TokenState, open_account, release_account
+from .account import Account, TokenState, idle_deadline, open_account, release_account
 from .auth import WebullAuth
 from .client import Client
 from .errors import (
@@ -38,7 +38,7 @@ from .errors import (
 )
 from .poller import POLL_INTERVAL
 from .signed import SignedRequests
-from .status import IDLE_LIFETIME, IDLE_WARNING_DAYS, STATUSES, VERIFICATION_WINDOW
+from .status import IDLE_WARNING_DAYS, STATUSES, VERIFICATION_WINDOW
 from .store import TokenStore
 from .waiting import format_countdown
 
@@ -346,12 +346,16 @@ class Session(SignedRequests, traitlets.HasTraits):
         self._call("Creating a token", account.create, force)
         return self.status
 
-    def check_token(self, wait: bool = False) -> str:
-        """Check the current token now and return its status (shares the account's budget)."""
+    def check_token(self, wait: bool = False, timeout: float | None = None) -> str:
+        """Check the current token now and return its status (shares the account's budget).
+
+        ``wait``: when the budget is spent, wait for a fair turn (up to ``timeout`` s)
+        rather than raise ``RateLimitError``.
+        """
         account = self._require_account()
         if account.state.token is None:
             raise TokenStateError("there is no token to check: create one first")
-        self._call("Checking the token", account.check, wait)
+        self._call("Checking the token", account.check, wait, timeout)
         return self.status
 
     def forget_token(self) -> None:
@@ -369,8 +373,12 @@ class Session(SignedRequests, traitlets.HasTraits):
             # Tokens are not required here (test environment): one is NORMAL at once.
             return self.create_token()
         account.reload()
-        if self.status == "NORMAL" and self.check_token(wait=True) == "NORMAL":
-            return "NORMAL"
+        if self.status == "NORMAL":
+            # One check between all processes starting now (a NORMAL answer from another
+            # process within the last minute counts).
+            self._call("Checking the token", account.confirm_normal, timeout)
+            if self.status == "NORMAL":
+                return "NORMAL"
         if self.status != "PENDING":
             self.create_token()
         return self.wait(timeout) if self.status == "PENDING" else self.status
@@ -446,9 +454,7 @@ class Session(SignedRequests, traitlets.HasTraits):
         """Return when a NORMAL token goes INVALID if unused (15 days after its last use)."""
         if self.status != "NORMAL":
             return None
-        if self.last_used is not None:
-            return self.last_used + IDLE_LIFETIME
-        return self.expires  # the service's own answer until we have used the token
+        return idle_deadline(self.expires, self.last_used)
 
     def idle_days_left(self) -> float | None:
         """Days until a NORMAL token goes INVALID if unused from now on (None if unknown)."""

@@ -25,11 +25,11 @@ import stat
 import sys
 import tempfile
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime, timezone
 from pathlib import Path
 
-from .errors import mask_token
+from .errors import StoreError, mask_token
 from .status import MAX_TOKEN_LENGTH, SERVICE_STATUSES, progress, valid_token_text
 
 __all__ = [
@@ -38,6 +38,7 @@ __all__ = [
     "TokenStore",
     "default_token_dir",
     "fingerprint",
+    "read_small_file",
     "valid_token_text",
 ]
 
@@ -69,6 +70,9 @@ class StoredToken:
     #: When token.txt was last written (its mtime): the best guess of ``created`` for a
     #: token some other program (the official SDK) wrote without a sidecar.
     written: datetime | None = None
+    #: When the service last answered NORMAL for this token (service time): a process
+    #: starting shortly after may rely on it without a check of its own.
+    confirmed: datetime | None = None
 
     def __repr__(self) -> str:
         """Show the token masked."""
@@ -110,6 +114,55 @@ def _epoch(value: object) -> datetime | None:
 
 def _datetime_to_ms(value: datetime | None) -> int:
     return int(value.timestamp() * 1000) if value else 0
+
+
+class UnsafeFileError(OSError):
+    """A store file that is not a small regular file (a FIFO, a device, a link, huge)."""
+
+
+_SAFE_OPEN = (
+    os.O_RDONLY
+    | getattr(os, "O_NOFOLLOW", 0)  # a link could point at /dev/zero or another user's file
+    | getattr(os, "O_NONBLOCK", 0)  # a FIFO would otherwise block the open forever
+    | getattr(os, "O_CLOEXEC", 0)
+)
+
+
+def read_small_file(path: Path, limit: int) -> tuple[bytes, os.stat_result] | None:
+    """Read a regular file of at most ``limit`` bytes; None when it does not exist.
+
+    Never follows a symbolic link, never blocks on a FIFO and never reads more than
+    ``limit + 1`` bytes, whatever was put in its place: anything else raises
+    ``UnsafeFileError`` saying what it is (other failures raise ``OSError``).
+    """
+    try:
+        fd = os.open(path, _SAFE_OPEN)
+    except FileNotFoundError:
+        return None
+    except OSError as exc:
+        if os.path.islink(path):
+            raise UnsafeFileError("it is a symbolic link") from exc
+        raise
+    try:
+        info = os.fstat(fd)
+        if not stat.S_ISREG(info.st_mode):
+            raise UnsafeFileError("it is not a regular file")
+        if info.st_size > limit:
+            raise UnsafeFileError(f"it is {info.st_size} bytes, far too large")
+        chunks: list[bytes] = []
+        left = limit + 1
+        while left > 0:
+            chunk = os.read(fd, left)
+            if not chunk:
+                break
+            chunks.append(chunk)
+            left -= len(chunk)
+        data = b"".join(chunks)
+        if len(data) > limit:
+            raise UnsafeFileError("it grew past its size limit while being read")
+        return data, info
+    finally:
+        os.close(fd)
 
 
 def _stat_key(path: Path) -> tuple[int, int, int] | None:
@@ -188,31 +241,21 @@ class TokenStore:
 
     def _read_token_file(self) -> tuple[bytes, os.stat_result] | None:
         try:
-            info = os.lstat(self.path)
-        except FileNotFoundError:
-            return None
+            return read_small_file(self.path, MAX_FILE_BYTES)
+        except UnsafeFileError as exc:
+            if "link" in str(exc):
+                # A link could make the store read, and later replace, some unrelated file.
+                self._corrupt("is a symbolic link")
+            elif "regular" in str(exc):
+                self._report(
+                    f"cannot read the token file {self.path}: it is not a regular file; "
+                    "move it away so a token can be stored"
+                )
+            else:
+                self._corrupt(f"{exc} for a token")
         except OSError as exc:
             self._report(f"cannot read the token file {self.path}: {exc.strerror or exc}")
-            return None
-        if stat.S_ISLNK(info.st_mode):
-            # A link could make the store read, and later replace, some unrelated file.
-            self._corrupt("is a symbolic link")
-            return None
-        if not stat.S_ISREG(info.st_mode):
-            self._report(
-                f"cannot read the token file {self.path}: it is not a regular file; "
-                "move it away so a token can be stored"
-            )
-            return None
-        if info.st_size > MAX_FILE_BYTES:
-            self._corrupt(f"is {info.st_size} bytes, far too large for a token")
-            return None
-        try:
-            with open(self.path, "rb") as handle:
-                return handle.read(MAX_FILE_BYTES + 1), info
-        except OSError as exc:
-            self._report(f"cannot read the token file {self.path}: {exc.strerror or exc}")
-            return None
+        return None
 
     def load(self) -> StoredToken | None:
         """Return the stored token, or None (a corrupt or unreadable file counts as none)."""
@@ -258,15 +301,16 @@ class TokenStore:
             created=_epoch(meta.get("created")),
             last_used=_epoch(meta.get("last_used")),
             written=_epoch(info.st_mtime),
+            confirmed=_epoch(meta.get("confirmed")),
         )
 
     def _load_meta(self, token: str) -> dict[str, object] | None:
         """The sidecar of ``token`` ({} when absent or stale); None when another key owns it."""
         try:
-            with open(self.meta_path, "rb") as handle:
-                value = json.loads(handle.read(MAX_FILE_BYTES).decode("utf-8"))
+            read = read_small_file(self.meta_path, MAX_FILE_BYTES)
+            value = json.loads(read[0].decode("utf-8")) if read else {}
         except (OSError, ValueError, RecursionError):
-            return {}
+            return {}  # a broken sidecar only costs its extra fields; the next save replaces it
         if not isinstance(value, dict) or value.get("token") != fingerprint(token):
             return {}  # written for another token (say, before the SDK replaced token.txt)
         owner = value.get("app_key")
@@ -283,10 +327,32 @@ class TokenStore:
 
     # --- writing (callers hold the account lock) ------------------------------------------------
 
-    def _write_atomic(self, path: Path, data: bytes, durable: bool = True) -> None:
+    def _make_directory(self) -> None:
+        # 0700 for a directory made here; one the user made keeps the mode they chose (the
+        # files in it are 0600 either way).
         self.directory.mkdir(mode=0o700, parents=True, exist_ok=True)
-        with contextlib.suppress(OSError):
-            os.chmod(self.directory, 0o700)
+
+    def ensure_writable(self) -> None:
+        """Raise ``StoreError`` unless a token can be written here: before anything is sent."""
+        try:
+            self._make_directory()
+            fd, probe = tempfile.mkstemp(prefix=TEMP_PREFIX, dir=self.directory)
+            os.close(fd)
+            with contextlib.suppress(FileNotFoundError):  # another cleaner may be faster
+                os.unlink(probe)
+        except OSError as exc:
+            why = exc.strerror or str(exc)
+            if self.directory.exists() and not self.directory.is_dir():
+                why = "it is a file, not a directory"
+            raise StoreError(
+                f"cannot keep a token in {self.directory} ({why}): no token "
+                "was created, so no SMS was sent. Make that directory writable for this "
+                "user, or choose another one (Session(token_dir=...), --token-dir DIR, or "
+                f"{TOKEN_DIR_ENV})"
+            ) from None
+
+    def _write_atomic(self, path: Path, data: bytes, durable: bool = True) -> None:
+        self._make_directory()
         # mkstemp creates the file 0600 and in the same directory, so os.replace is atomic.
         fd, tmp = tempfile.mkstemp(prefix=TEMP_PREFIX, dir=self.directory)
         try:
@@ -335,16 +401,18 @@ class TokenStore:
             return False
         text = f"{token.token}\n{_datetime_to_ms(token.expires)}\n{token.status}\n"
         self._write_atomic(self.path, text.encode("ascii"))
-        self._write_meta(token.token, token.created, token.last_used, app_key_hint)
+        self._write_meta(token, app_key_hint)
         return True
 
-    def _write_meta(
-        self, token: str, created: datetime | None, last_used: datetime | None, hint: str
-    ) -> None:
+    def _write_meta(self, token: StoredToken, hint: str) -> None:
+        def epoch(value: datetime | None) -> float | None:
+            return value.timestamp() if value else None
+
         meta = {
-            "token": fingerprint(token),
-            "created": created.timestamp() if created else None,
-            "last_used": last_used.timestamp() if last_used else None,
+            "token": fingerprint(token.token),
+            "created": epoch(token.created),
+            "last_used": epoch(token.last_used),
+            "confirmed": epoch(token.confirmed),
             "app_key": self.owner,
             "app_key_hint": hint or None,
             "written_by": "webull-nb",
@@ -355,7 +423,7 @@ class TokenStore:
         """Record a use of ``token`` (the 15-day idle clock) if it is the stored one."""
         current = self.load()
         if current is not None and current.token == token:
-            self._write_meta(token, current.created, last_used, app_key_hint)
+            self._write_meta(replace(current, last_used=last_used), app_key_hint)
 
     def clear(self) -> None:
         """Remove every file that holds the token: token.txt, its sidecar, interrupted writes."""
