@@ -487,3 +487,20 @@ def test_a_stored_token_records_when_it_was_last_confirmed(live_sim, tmp_path) -
     stored = TokenStore(tmp_path).load()
     assert isinstance(stored, StoredToken) and stored.confirmed is not None
     assert abs(stored.confirmed.timestamp() - live_sim.clock()) < 5
+
+
+def test_a_process_reads_a_deadline_in_the_services_time(tmp_path) -> None:
+    with Simulator(clock=lambda: time.time() - 450) as sim:  # the service is 450 s behind
+        first = open_session(sim, tmp_path)
+        # Another clock function: another Account, as in a second process of this host.
+        second = open_session(sim, tmp_path, clock=lambda: time.time())
+        try:
+            first.create_token()
+            second.close()
+            second = open_session(sim, tmp_path, clock=lambda: time.time())
+            left = second.seconds_left()
+            print(f"host 450 s ahead: a second process sees {left:.0f} s left to approve")
+            assert second.status == "PENDING" and 280 < left <= 300
+        finally:
+            first.close()
+            second.close()

@@ -26,7 +26,15 @@ keeps only snapshots newer than the last it applied, so a snapshot delivered lat
 An answer or error of the poller about a token that is no longer the current one is dropped
 under the lock (the token is compared), so a stopped poller can never write. Lock order:
 create lock, then store lock (a file lock), then ``Account._lock``; no code holding
-``Account._lock`` takes a file lock or calls a listener.
+``Account._lock`` takes a file lock or calls a listener. The create lock is the only lock
+held across a network call: one create, or one check confirming a verdict of this clock
+(``confirm_normal``, ``_confirm``), so that processes starting together ask once. The store
+lock guards file sections only, and every wait for it is bounded and reported.
+
+Time: deadlines shared between processes are in the service's time (``now()``, the local
+clock corrected by the service's ``Date`` header); intervals, the ledger and the lease use
+the host's monotonic clock (``coordination``). A status concluded from the clock alone is
+marked ``inferred`` and confirmed with the service before anything acts on it.
 """
 
 from __future__ import annotations
@@ -170,6 +178,11 @@ class Account:
         self._lease_until = 0.0  # monotonic time its lease runs out, as last written
         self.poller = Poller(self, poll_interval)
         self._remove_temp_files()
+        # Until its own first answer, this process reads the service's clock as another
+        # process of this host learned it, so deadlines stored in service time read right.
+        self._shared_offset = self.ledger.service_offset()
+        if self._shared_offset is not None:
+            self.client.clock_offset = self._shared_offset
         self.reload(force=True)
         watcher.add(self)
 
@@ -490,10 +503,19 @@ class Account:
         with held:
             yield problems
 
+    def _share_offset(self) -> None:
+        offset = self.client.clock_offset
+        if self.client.clock_learned and (
+            self._shared_offset is None or abs(offset - self._shared_offset) >= 1
+        ):
+            self._shared_offset = offset
+            self.ledger.record_offset(offset)
+
     def _adopt_answer(
         self, info: TokenInfo, *, expected: Secret | None = None, fresh: bool = False
     ) -> TokenState:
         """Take a token API answer as the new truth and store it (a stale answer is dropped)."""
+        self._share_offset()
         with self._store_lock_or_note() as problems, self._lock:
             # Another process may have stored news about this token (say, NORMAL) since.
             state = self._reload_locked() if not problems else None

@@ -334,6 +334,8 @@ class Client:
         self.timeout = timeout
         self.wait_for_rate_limit = wait_for_rate_limit
         self.clock_offset = 0.0
+        #: Whether ``clock_offset`` was learned from this client's own answers (not given).
+        self.clock_learned = False
         self.last_canonical_string: str | None = None
         self._clock = clock
         self._sleep = sleep
@@ -470,6 +472,7 @@ class Client:
         # on average.
         offset = server + 0.5 - self._clock()
         self.clock_offset = offset if abs(offset) >= MIN_CLOCK_CORRECTION else 0.0
+        self.clock_learned = True
 
     def _rate_slot(self, limiter: Limiter, what: str) -> None:
         while True:

@@ -405,6 +405,22 @@ class RateLedger:
                 del data["poller"]
                 self._write(data)
 
+    def service_offset(self) -> float | None:
+        """The service's clock minus this host's, as another process last learned it."""
+        value = self._read().get("service_offset")
+        ok = (
+            isinstance(value, (int, float)) and not isinstance(value, bool) and math.isfinite(value)
+        )
+        return float(value) if ok else None
+
+    def record_offset(self, offset: float) -> None:
+        """Share the service's clock offset learned here with the processes that start later."""
+        with contextlib.suppress(StoreError), self.lock.hold(timeout=1.0):
+            data = self._read()
+            if data.get("service_offset") != offset:
+                data["service_offset"] = offset
+                self._write(data)
+
     def limiter(self, kind: str) -> LedgerLimiter:
         """A view of one kind of request, shaped like ``client.RateLimiter``."""
         return LedgerLimiter(self, kind)
