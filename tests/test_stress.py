@@ -269,6 +269,9 @@ def run_session(sim: Simulator, token_dir: Path, action: str = "start") -> tuple
 
 @pytest.mark.parametrize("name", ["token.meta.json", LEDGER_FILE, "token.txt"])
 def test_a_fifo_in_the_token_directory_hangs_nothing(live_sim, tmp_path, name) -> None:
+    if name != "token.txt":  # the sidecar is read only beside a valid token.txt
+        info = live_sim._create({})
+        (tmp_path / "token.txt").write_text(f"{info['token']}\n{info['expires']}\nPENDING\n")
     os.mkfifo(tmp_path / name)
     status, seconds = run_session(live_sim, tmp_path, "create")
     print(f"a FIFO as {name}: Session() and create_token() in {seconds:.2f} s")
@@ -379,6 +382,22 @@ def test_a_process_whose_clock_steps_back_never_polls_beside_the_holder(
     print(statuses.count(429))
     assert statuses.count(429) == 0
     assert len(seen) <= 7  # one poller: every 3.05 s
+
+
+def test_a_second_process_an_hour_ahead_joins_the_pending_token(live_sim, tmp_path) -> None:
+    session = open_session(live_sim, tmp_path)
+    worker = Worker(live_sim.url, tmp_path, "ensure", WORKER_CLOCK_STEP="3600")
+    try:
+        assert session.create_token() == "PENDING"
+        start_together([worker])
+        time.sleep(1)  # let the second process read the store and decide
+        approve(live_sim)
+        done = worker.next("done", timeout=30)
+    finally:
+        worker.finish()
+        session.close()
+    print(f"a second process with its clock +1 h: {created(live_sim)} SMS")
+    assert created(live_sim) == 1 and done["status"] == "NORMAL"
 
 
 def test_a_host_clock_ahead_of_the_service_sends_one_sms(tmp_path) -> None:
