@@ -379,3 +379,73 @@ def test_ctrl_c_while_waiting_says_the_token_stays_pending(
     assert resumed.returncode == EXIT_ACTION, resumed.stderr
     assert "no new SMS" in resumed.stderr
     assert sms_count(url) == 1
+
+
+# --- the documentation a newcomer reads first ---------------------------------------------------
+
+README = ROOT / "README.md"
+
+
+def _pyproject() -> dict:
+    tomllib = pytest.importorskip("tomllib")  # Python 3.11+
+    return tomllib.loads((ROOT / "pyproject.toml").read_text(encoding="utf-8"))
+
+
+def test_readme_leads_with_what_works_from_a_checkout() -> None:
+    text = README.read_text(encoding="utf-8")
+    blocks = re.findall(r"```bash\n(.*?)```", text, re.S)
+    assert blocks[0].strip() == "scripts/demo" and blocks[1].strip() == "scripts/test"
+    assert (ROOT / "scripts" / "demo").is_file() and (ROOT / "scripts" / "test").is_file()
+    pip = text.index("pip install 'webull-nb[lab]'")
+    assert "Once webull-nb is published" in text[:pip]  # framed as what works later
+    assert "pip wheel . --no-deps" in text  # and how to get there today
+
+
+def test_readme_documents_the_headless_variables_and_the_simulator_flag() -> None:
+    from webull_nb.simulator.__main__ import build_parser
+
+    text = README.read_text(encoding="utf-8")
+    quickstart = (ROOT / "notebooks" / "quickstart.ipynb").read_text(encoding="utf-8")
+    for variable in ("WEBULL_NB_AUTOPILOT", "WEBULL_NB_SIMULATOR_URL"):
+        assert f"`{variable}" in text and variable in quickstart
+    flags = {flag for action in build_parser()._actions for flag in action.option_strings}
+    assert "--auto-verify-after" in flags and "--auto-verify-after" in text
+
+
+def test_readme_has_a_troubleshooting_section() -> None:
+    text = README.read_text(encoding="utf-8")
+    section = text[text.index("## Troubleshooting") :]
+    section = section[: section.index("\n## ", 1)]
+    for topic in (
+        "No SMS",
+        "NO_AVAILABLE_DEVICE",
+        "INCORRECT_SIGN",
+        "canonical string",
+        "Clock skew",
+        "429",
+        "webull-nb token forget",
+        "Where the token lives",
+    ):
+        assert topic in section, topic
+
+
+def test_the_license_file_is_the_apache_license_pyproject_declares() -> None:
+    text = (ROOT / "LICENSE").read_text(encoding="utf-8")
+    assert "Apache License\n                           Version 2.0, January 2004" in text
+    assert "END OF TERMS AND CONDITIONS" in text and len(text.splitlines()) > 170
+    project = _pyproject()
+    assert project["project"]["license"] == "Apache-2.0"
+    assert "LICENSE" in project["project"]["license-files"]
+    assert "LICENSE" in project["tool"]["hatch"]["build"]["targets"]["sdist"]["include"]
+
+
+def test_the_package_index_gets_a_text_without_images() -> None:
+    project = _pyproject()
+    readme = project["project"]["readme"]
+    assert readme != "README.md"
+    text = (ROOT / readme).read_text(encoding="utf-8")
+    assert "![" not in text and "<img" not in text
+    assert not re.search(r"\]\((?!https://)", text), "a relative link renders nowhere there"
+    assert "webull-nb token" in text and "webull_nb.panel()" in text
+    # An sdist must carry it, or a wheel built from the sdist fails.
+    assert readme in project["tool"]["hatch"]["build"]["targets"]["sdist"]["include"]

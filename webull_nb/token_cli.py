@@ -527,9 +527,9 @@ def _error_text(exc: Exception, session: Session | None, args: argparse.Namespac
         signed = session.last_canonical_string if session is not None else None
         if signed:
             text += (
-                "\nWhat was signed (the canonical string: path & host & the x- headers in order "
-                "& the body's MD5; it never contains the secret). If your own signer builds "
-                "the same string, the secret is what differs:\n  " + signed
+                "\nWhat was signed, the canonical string (the path, the query and signed "
+                "headers as sorted name=value pairs, the body's MD5; never the secret). If "
+                "your own signer builds the same string, the secret is what differs:\n  " + signed
             )
     return text
 
