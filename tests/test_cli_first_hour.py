@@ -164,7 +164,9 @@ def test_hints_repeat_the_flags_that_pick_the_account(simulator_process, tmp_pat
     assert again.returncode == EXIT_ACTION, again.stderr
     assert "no new SMS" in again.stderr
     assert sms_count(url) == 1
-    assert (token_dir / "token.txt").is_file()
+    token = (token_dir / "token.txt").read_text().splitlines()[0]
+    for text in (first.stdout, first.stderr, again.stdout, again.stderr):
+        assert token not in text and secret not in text
 
 
 # --- guidance for EXPIRED and INVALID -----------------------------------------------------------
@@ -379,6 +381,8 @@ def test_ctrl_c_while_waiting_says_the_token_stays_pending(
     assert resumed.returncode == EXIT_ACTION, resumed.stderr
     assert "no new SMS" in resumed.stderr
     assert sms_count(url) == 1
+    token = (tokens / "token.txt").read_text().splitlines()[0]
+    assert token not in stderr and secret not in stderr
 
 
 # --- the documentation a newcomer reads first ---------------------------------------------------
