@@ -20,9 +20,47 @@ def test_import_does_not_load_ipywidgets_or_http_stack() -> None:
     assert loaded == []
 
 
+# Every public name of the package and the module that defines it, written out here rather
+# than read from the package, so that a wrong entry in its lazy table fails this test.
+PUBLIC_NAMES = {
+    "sign": "webull_nb.signing",
+    "canonical_string": "webull_nb.signing",
+    "Endpoint": "webull_nb.endpoints",
+    "resolve_endpoint": "webull_nb.endpoints",
+    "Client": "webull_nb.client",
+    "TokenInfo": "webull_nb.client",
+    "TokenStatus": "webull_nb.status",
+    "WebullError": "webull_nb.errors",
+    "TokenStore": "webull_nb.store",
+    "Session": "webull_nb.session",
+    "current": "webull_nb.session",
+    "Simulator": "webull_nb.simulator",
+    "panel": "webull_nb.panel",
+    "load_ipython_extension": "webull_nb.magics",
+}
+
+
+def test_dir_lists_only_the_public_names() -> None:
+    assert dir(webull_nb) == sorted([*PUBLIC_NAMES, "__version__"])
+    assert sorted(webull_nb.__all__) == dir(webull_nb)
+
+
 def test_lazy_names_resolve() -> None:
-    assert callable(webull_nb.sign)
-    assert "Session" in dir(webull_nb)
+    # In a fresh interpreter: this test process may have imported the submodules already.
+    code = (
+        "import inspect, json, webull_nb\n"
+        "found = {}\n"
+        "for name in webull_nb.__all__:\n"
+        "    value = getattr(webull_nb, name)\n"
+        "    found[name] = value.__name__ if inspect.ismodule(value) else (\n"
+        "        value.__module__ if callable(value) else type(value).__name__)\n"
+        "print(json.dumps(found))\n"
+    )
+    found = json.loads(subprocess.check_output([sys.executable, "-c", code], text=True))
+    assert found == {**PUBLIC_NAMES, "__version__": "str"}
+    assert webull_nb.resolve_endpoint is webull_nb.endpoints.resolve
+    assert webull_nb.panel is sys.modules["webull_nb.panel"] and callable(webull_nb.panel)
+    assert webull_nb.sign("k", "s", host="h", path="/p")["x-app-key"] == "k"
 
 
 def test_public_functions_have_hints_and_docstrings() -> None:

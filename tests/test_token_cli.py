@@ -119,7 +119,7 @@ def test_create_approve_status_export_forget(simulator_process, tmp_path: Path) 
     assert cli("check").returncode == 0
 
     bot = tmp_path / "bot" / "tokens"
-    exported = cli("export", "--to", str(bot), "--json")
+    exported = cli("export", "--to", str(bot), "--parents", "--json")
     assert exported.returncode == 0, exported.stderr
     assert json.loads(exported.stdout)["exported_to"] == str(bot / "token.txt")
     copied, original = (bot / "token.txt").read_text(), (token_dir / "token.txt").read_text()

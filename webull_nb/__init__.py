@@ -3,10 +3,8 @@
 Importing this package is cheap: submodules (and ipywidgets) load on first use.
 """
 
-from __future__ import annotations
-
-import importlib
-from typing import Any
+import importlib as _importlib
+from typing import Any as _Any
 
 __version__ = "0.1.0"
 
@@ -32,12 +30,12 @@ _ALIASES = {"resolve_endpoint": "resolve"}
 __all__ = ["__version__", *_LAZY]
 
 
-def __getattr__(name: str) -> Any:
+def __getattr__(name: str) -> _Any:
     """Load a public name from its submodule on first access."""
     module_name = _LAZY.get(name)
     if module_name is None:
         raise AttributeError(f"module 'webull_nb' has no attribute {name!r}")
-    module = importlib.import_module(f".{module_name}", __name__)
+    module = _importlib.import_module(f".{module_name}", __name__)
     # webull_nb.panel is the module itself, which is callable: panel(...) builds a panel.
     value = module if name == module_name else getattr(module, _ALIASES.get(name, name))
     globals()[name] = value
@@ -45,5 +43,5 @@ def __getattr__(name: str) -> Any:
 
 
 def __dir__() -> list[str]:
-    """List the public names, loaded or not."""
-    return sorted(set(globals()) | set(_LAZY))
+    """List the public names, loaded or not (not this module's own imports)."""
+    return sorted(__all__)

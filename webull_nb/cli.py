@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import argparse
 import importlib
 import importlib.util
 import os
@@ -162,7 +161,8 @@ def main(argv: list[str] | None = None) -> int:
     """Entry point of the ``webull-nb`` console script."""
     from . import __version__, token_cli
 
-    parser = argparse.ArgumentParser(prog="webull-nb")
+    # Usage errors exit 64, not argparse's 2, which `webull-nb token` uses for "action needed".
+    parser = token_cli.ArgumentParser(prog="webull-nb")
     parser.add_argument("--version", action="version", version=f"%(prog)s {__version__}")
     commands = parser.add_subparsers(dest="command", required=True)
     demo_parser = commands.add_parser(
@@ -176,7 +176,10 @@ def main(argv: list[str] | None = None) -> int:
     token_cli.add_parser(commands)
     args = parser.parse_args(argv)
     if args.command == "token":
-        return token_cli.run(args)
+        try:
+            return token_cli.run(args)
+        except KeyboardInterrupt:  # a Ctrl-C in the last instant of cleanup: no traceback
+            return token_cli.EXIT_INTERRUPTED
     return demo(args.headless)
 
 

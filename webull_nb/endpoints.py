@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import difflib
+import ipaddress
 from dataclasses import dataclass
 from urllib.parse import urlsplit
 
@@ -153,9 +154,28 @@ def guide_url(region: str) -> str:
     return f"https://developer.{_DEVELOPER_DOMAINS[region]}/apis/docs/authentication/token"
 
 
+def _is_local(hostport: str) -> bool:
+    """Whether ``host[:port]`` (no scheme) names this machine."""
+    host = urlsplit("//" + hostport).hostname or ""
+    if host in ("localhost", "localhost.") or host.endswith(".localhost"):
+        return True
+    try:
+        address = ipaddress.ip_address(host)
+    except ValueError:
+        return False
+    return address.is_loopback or address.is_unspecified
+
+
 def _normalize_base_url(endpoint: str) -> str:
     text = endpoint.strip()
     if "://" not in text:
+        if _is_local(text):
+            # https:// would be assumed, and a local simulator speaks plain HTTP: the user
+            # would see a TLS failure that talks about certificates.
+            raise EndpointError(
+                f"endpoint {endpoint!r} has no scheme, and a local simulator needs http://: "
+                f"use http://{text.rstrip('/')}"
+            )
         text = "https://" + text
     text = text.rstrip("/")
     parts = urlsplit(text)
