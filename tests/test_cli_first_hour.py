@@ -453,3 +453,21 @@ def test_the_package_index_gets_a_text_without_images() -> None:
     assert "webull-nb token" in text and "webull_nb.panel()" in text
     # An sdist must carry it, or a wheel built from the sdist fails.
     assert readme in project["tool"]["hatch"]["build"]["targets"]["sdist"]["include"]
+
+
+def test_a_stored_normal_token_past_its_idle_deadline_is_invalid(tmp_path) -> None:
+    token_dir = tmp_path / "tokens"
+    token_dir.mkdir()
+    (token_dir / "token.txt").write_text("stale-token-0123456789\n1600000000000\nNORMAL\n")
+    env = cli_env(tmp_path)
+    plain = webull_nb(
+        "token", "status", "--token-dir", str(token_dir), "--endpoint", NOWHERE, env=env
+    )
+    assert plain.returncode == EXIT_ACTION
+    assert "status:    INVALID" in plain.stdout and "NORMAL" not in plain.stdout
+    assert "2020-09-13" in plain.stderr and "token create" in plain.stderr
+    as_json = webull_nb(
+        "token", "status", "--json", "--token-dir", str(token_dir), "--endpoint", NOWHERE, env=env
+    )
+    assert as_json.returncode == EXIT_ACTION
+    assert '"status": "INVALID"' in as_json.stdout

@@ -415,9 +415,11 @@ def _create(session: Session, args: argparse.Namespace) -> int:
                 f"Still waiting for approval: run `{again}` to keep waiting (it joins this "
                 "token: no new SMS)."
             )
+    if session.error:
+        # Whatever the status, a problem the session saw (a token it could not store, a
+        # budget no longer shared) is said here: the terminal has no panel to show it.
+        _say(f"note: {session.error}")
     if status in ("EXPIRED", "INVALID"):
-        if session.error:
-            _say(session.error)
         _advise(session, args)
     return _report(session, args)
 
