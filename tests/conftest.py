@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import subprocess
 import sys
 from pathlib import Path
 
@@ -61,13 +60,10 @@ def sim(clock):
 @pytest.fixture
 def simulator_process():
     """``python -m webull_nb.simulator`` in a process of its own: (url, key, secret)."""
-    proc = subprocess.Popen(
-        [sys.executable, "-m", "webull_nb.simulator"], stdout=subprocess.PIPE, text=True
-    )
+    from helpers import start_simulator
+
+    proc, url, key, secret = start_simulator()
     try:
-        url = proc.stdout.readline().split()[-1]
-        key = proc.stdout.readline().split()[-1]
-        secret = proc.stdout.readline().split()[-1]
         yield url, key, secret
     finally:
         proc.terminate()

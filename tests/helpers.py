@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import json
+import subprocess
+import sys
 import threading
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
@@ -134,3 +136,15 @@ def signed_request(
     return requests.request(
         method, url + path, params=params, data=body, headers=headers, timeout=5
     )
+
+
+def start_simulator(*flags: str) -> tuple[subprocess.Popen[str], str, str, str]:
+    """``python -m webull_nb.simulator FLAGS`` in a process of its own: (proc, url, key, secret)."""
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "webull_nb.simulator", *flags], stdout=subprocess.PIPE, text=True
+    )
+    assert proc.stdout is not None
+    url = proc.stdout.readline().split()[-1]
+    key = proc.stdout.readline().split()[-1]
+    secret = proc.stdout.readline().split()[-1]
+    return proc, url, key, secret

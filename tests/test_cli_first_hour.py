@@ -31,28 +31,6 @@ ROOT = Path(__file__).resolve().parent.parent
 NOWHERE = "http://127.0.0.1:9"  # for actions that read the store only: nothing listens here
 
 
-def start_simulator(*flags: str) -> tuple[subprocess.Popen[str], str, str, str]:
-    proc = subprocess.Popen(
-        [sys.executable, "-m", "webull_nb.simulator", *flags], stdout=subprocess.PIPE, text=True
-    )
-    assert proc.stdout is not None
-    url = proc.stdout.readline().split()[-1]
-    key = proc.stdout.readline().split()[-1]
-    secret = proc.stdout.readline().split()[-1]
-    return proc, url, key, secret
-
-
-@pytest.fixture
-def simulator_process():
-    proc, url, key, secret = start_simulator()
-    try:
-        yield url, key, secret
-    finally:
-        proc.terminate()
-        proc.wait(timeout=10)
-        proc.stdout.close()
-
-
 def cli_env(
     tmp_path: Path,
     key: str = "key",

@@ -125,11 +125,16 @@ def test_a_stale_sidecar_is_ignored(sim_for_store, tmp_path) -> None:
         session.close()
 
 
+def sdk_wrote_pending(sim: Simulator, token_dir: Path, seconds_ago: float) -> None:
+    """A PENDING token the SDK created: token.txt only, no sidecar, written that long ago."""
+    info = sim._create({})
+    (token_dir / "token.txt").write_text(f"{info['token']}\n{info['expires']}\nPENDING\n")
+    written = time.time() - seconds_ago
+    os.utime(token_dir / "token.txt", (written, written))
+
+
 def test_a_pending_token_written_by_the_sdk_resumes_as_pending(sim_for_store, tmp_path) -> None:
-    info = sim_for_store._create({})  # a token the SDK created: token.txt only, no sidecar
-    (tmp_path / "token.txt").write_text(f"{info['token']}\n{info['expires']}\nPENDING\n")
-    written = time.time() - 100
-    os.utime(tmp_path / "token.txt", (written, written))
+    sdk_wrote_pending(sim_for_store, tmp_path, seconds_ago=100)
     session = open_session(sim_for_store, tmp_path)
     try:
         assert session.status == "PENDING"
@@ -139,10 +144,7 @@ def test_a_pending_token_written_by_the_sdk_resumes_as_pending(sim_for_store, tm
 
 
 def test_a_pending_token_past_its_guessed_window_is_asked_about(sim_for_store, tmp_path) -> None:
-    info = sim_for_store._create({})
-    (tmp_path / "token.txt").write_text(f"{info['token']}\n{info['expires']}\nPENDING\n")
-    written = time.time() - 400
-    os.utime(tmp_path / "token.txt", (written, written))
+    sdk_wrote_pending(sim_for_store, tmp_path, seconds_ago=400)
     session = open_session(sim_for_store, tmp_path)
     try:
         # Written 400 s ago: by the file's age its window has passed, but only the service

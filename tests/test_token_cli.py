@@ -11,34 +11,12 @@ import time
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
 
-import pytest
 import requests
+from helpers import start_simulator
 
 from webull_nb.store import StoredToken, TokenStore
 
 ACTION_NEEDED = 2
-
-
-def start_simulator(*flags: str) -> tuple[subprocess.Popen[str], str, str, str]:
-    proc = subprocess.Popen(
-        [sys.executable, "-m", "webull_nb.simulator", *flags], stdout=subprocess.PIPE, text=True
-    )
-    assert proc.stdout is not None
-    url = proc.stdout.readline().split()[-1]
-    key = proc.stdout.readline().split()[-1]
-    secret = proc.stdout.readline().split()[-1]
-    return proc, url, key, secret
-
-
-@pytest.fixture
-def simulator_process():
-    proc, url, key, secret = start_simulator()
-    try:
-        yield url, key, secret
-    finally:
-        proc.terminate()
-        proc.wait(timeout=10)
-        proc.stdout.close()
 
 
 class Cli:
