@@ -312,8 +312,9 @@ class Account:
             error=problem,
             confirmed=stored.confirmed,
         )
-        # A PENDING token past its deadline by this clock stays PENDING: only the service
-        # knows whether it expired (this clock may be wrong), and the poller asks it.
+        # No verdict of this clock alone stands as the service's word: a PENDING token past
+        # its deadline stays PENDING (the poller asks the service), and a NORMAL one past its
+        # idle deadline shows INVALID but ``inferred``, so a create confirms it first.
         idle_end = idle_deadline(stored.expires, stored.last_used)
         if stored.status == TokenStatus.NORMAL and idle_end and idle_end.timestamp() <= self.now():
             fields.update(
@@ -395,7 +396,7 @@ class Account:
             if asked_to_replace:
                 return self._adopt_answer(self.client.create_token(), fresh=True)
             if self._needs_confirmation(state):
-                state = self._confirm(state)
+                state = self._confirm()
             if self._joinable(state):
                 return state
             info = self.client.create_token()
@@ -413,8 +414,8 @@ class Account:
             and state.deadline.timestamp() <= self.now()
         )
 
-    def _confirm(self, state: TokenState) -> TokenState:
-        """Ask the service about ``state``'s token before acting on this clock's verdict."""
+    def _confirm(self) -> TokenState:
+        """Ask the service about the token before acting on this clock's verdict on it."""
         try:
             return self.check(wait=True)
         except InvalidTokenError:
