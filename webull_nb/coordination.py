@@ -48,7 +48,7 @@ LEDGER_FILE = "token.ledger.json"
 # margin keeps network jitter from squeezing 11 arrivals into the server's window.
 RATE_LIMIT = 10
 RATE_PERIOD = 30.5
-SHORT_SECTION_TIMEOUT = 10.0
+SHORT_SECTION_TIMEOUT = 5.0
 # A ledger holds a few dozen numbers; anything larger was not written by us.
 MAX_LEDGER_BYTES = 64 * 1024
 # A waiter that neither takes its slot nor renews its place this long after its turn has gone.
