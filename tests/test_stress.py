@@ -523,3 +523,20 @@ def test_a_process_reads_a_deadline_in_the_services_time(tmp_path) -> None:
         finally:
             first.close()
             second.close()
+
+
+def test_the_panels_create_on_an_unwritable_directory_sends_no_sms(live_sim, tmp_path) -> None:
+    import webull_nb
+
+    blocker = tmp_path / "a-file"
+    blocker.write_text("")
+    session = open_session(live_sim, blocker)
+    panel = webull_nb.panel(session)
+    panel.background = False  # run the click inline, as the view's message would
+    try:
+        panel._on_message(panel, {"action": "create"}, [])
+        assert live_sim.sms_inbox() == []
+        assert str(blocker) in panel.state["error"] and "no SMS" in panel.state["error"]
+    finally:
+        panel.close()
+        session.close()
