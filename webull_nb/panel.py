@@ -18,7 +18,15 @@ What travels back
     PENDING), ``check``, ``forget``, ``credentials`` (app key and secret together; the
     secret is handed to the session and never stored on the widget), ``sms`` (a code typed
     on the simulated phone), ``phone_refresh`` and ``hello``. The kernel answers by
-    changing state.
+    changing state. Each message is checked first: one of another shape (an unknown action,
+    a field that is not text) is ignored with a message in the panel, never a traceback.
+    "Send a new code" is ignored while a code is being asked for and ``NEW_CODE_QUIET``
+    seconds after, so a burst of clicks sends one SMS.
+
+What is saved in the notebook
+    The panel is displayed with a display id; at the end of each cell, while no view has
+    been drawn (a headless run), its text/html and text/plain fallback are brought up to date,
+    so a notebook run by nbclient saves the final state, not the NO TOKEN of its first display.
 
 Threads
     * Custom messages arrive on the kernel's main thread; every action runs in a short-lived
@@ -590,6 +598,9 @@ class TokenPanel(anywidget.AnyWidget):
             panel = ref()
             if panel is not None:
                 panel._update_saved_fallback()
+            else:  # collected without close(): stop being called
+                with contextlib.suppress(ValueError):
+                    shell.events.unregister("post_run_cell", after_cell)
 
         self._after_cell = after_cell
         shell.events.register("post_run_cell", after_cell)
