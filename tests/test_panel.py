@@ -10,13 +10,15 @@ import json
 import subprocess
 import sys
 import threading
+import time
 from datetime import timedelta
 
 import pytest
 from ipywidgets.widgets import widget as ipywidget
 
 import webull_nb
-from webull_nb.panel import STATIC, TokenPanel, render_html
+from webull_nb.errors import StoreError
+from webull_nb.panel import NEW_CODE_QUIET, STATIC, TokenPanel, render_html, view_state
 from webull_nb.session import Session
 from webull_nb.simulator import Simulator
 from webull_nb.simulator.phone import SimulatedPhone
@@ -213,12 +215,130 @@ def test_expired_and_invalid_states(make_panel, sim, clock) -> None:
     assert "unused for 15 days" in panel.state["guidance"]
 
 
+class Monotonic:
+    """A fake monotonic clock for the panel's own timing (the 'new code' quiet time)."""
+
+    def __init__(self) -> None:
+        self.now = 1000.0
+
+    def __call__(self) -> float:
+        return self.now
+
+
 def test_send_a_new_code_replaces_the_pending_token(make_panel, sim) -> None:
     panel = make_panel()
+    panel._monotonic = mono = Monotonic()
     click(panel, "create")
     first = sim.sms_inbox()[-1]["token"]
+    mono.now += NEW_CODE_QUIET
     click(panel, "new_code")
     assert panel.state["status"] == "PENDING" and sim.sms_inbox()[-1]["token"] != first
+
+
+def join_actions() -> None:
+    for worker in threading.enumerate():
+        if worker.name == "webull-nb-panel-action":
+            worker.join(10)
+
+
+def test_two_new_code_messages_100_ms_apart_send_one_sms(sim, clock) -> None:
+    session = Session(sim.app_key, SECRET, endpoint=sim.url, clock=clock)
+    panel = webull_nb.panel(session)
+    panel._monotonic = mono = Monotonic()
+    try:  # as in a notebook: each click runs in a worker thread
+        click(panel, "create")
+        join_actions()
+        assert session.status == "PENDING" and len(sim.sms_inbox()) == 1
+        mono.now += 60
+        click(panel, "new_code")
+        time.sleep(0.1)  # the double click this guards against, 100 ms apart
+        click(panel, "new_code")
+        join_actions()
+        assert len(sim.sms_inbox()) == 2, "a double click sent two new codes"
+        assert "a new code was just sent" in panel.state["error"].lower()
+        assert session.status == "PENDING"
+    finally:
+        panel.close()
+        session.close()
+
+
+def test_a_new_code_is_sent_again_only_after_the_quiet_time(make_panel, sim) -> None:
+    panel = make_panel()
+    panel._monotonic = mono = Monotonic()
+    click(panel, "create")
+    click(panel, "new_code")  # a double click on Create lands on "Send a new code"
+    assert len(sim.sms_inbox()) == 1
+    assert "a new code was just sent" in panel.state["error"].lower()
+    mono.now += NEW_CODE_QUIET
+    click(panel, "new_code")
+    assert len(sim.sms_inbox()) == 2
+    for _ in range(1000):  # an impatient burst
+        click(panel, "new_code")
+    mono.now += NEW_CODE_QUIET - 0.5
+    click(panel, "new_code")
+    assert len(sim.sms_inbox()) == 2
+    mono.now += 0.5
+    click(panel, "new_code")
+    assert len(sim.sms_inbox()) == 3 and panel.state["status"] == "PENDING"
+    assert panel.state["error"] == ""
+
+
+@pytest.mark.parametrize(
+    "content",
+    [
+        ["create"],
+        "create",
+        None,
+        {},
+        {"action": ["create"]},
+        {"action": {"create": 1}},
+        {"action": None},
+        {"action": 7},
+        {"action": "launch"},
+        {"action": "sms", "code": 123456},
+        {"action": "sms", "code": None},
+        {"action": "credentials", "app_key": "k", "app_secret": "s", "region": ["us"]},
+    ],
+)
+def test_messages_of_unknown_shape_are_ignored_with_a_message(make_panel, sim, content) -> None:
+    panel = make_panel()
+    panel._on_message(panel, content, [])  # never raises: ipywidgets would show a traceback
+    state = panel.state
+    assert state["status"] == "NONE" and not sim.sms_inbox()
+    assert "ignored a message" in state["error"], state["error"]
+    assert "Traceback" not in state["error"]
+
+
+@pytest.mark.parametrize(
+    ("key", "secret"),
+    [(None, SECRET), ("KEY", None), ("KEY", 12345), (["KEY"], SECRET), ("KEY", {"s": 1})],
+)
+def test_credentials_that_are_not_text_are_refused(sim, clock, key, secret) -> None:
+    panel = webull_nb.panel(endpoint=sim.url, clock=clock)
+    panel.background = False
+    try:
+        panel._on_message(
+            panel, {"action": "credentials", "app_key": key, "app_secret": secret}, []
+        )
+        assert not panel.session.has_credentials and not panel.state["has_credentials"]
+        error = panel.state["error"]
+        assert "app key and the app secret must both be text" in error, error
+        assert "None" not in error and "12345" not in error
+    finally:
+        panel.close()
+        panel.session.close()
+
+
+def test_a_store_error_from_create_is_a_message_in_the_panel(make_panel, monkeypatch) -> None:
+    panel = make_panel()
+
+    def refuse(force: bool = False) -> str:
+        raise StoreError("cannot write the token directory /somewhere: Permission denied")
+
+    monkeypatch.setattr(panel.session, "create_token", refuse)
+    click(panel, "create")
+    error = panel.state["error"]
+    assert "cannot write the token directory /somewhere" in error and "Traceback" not in error
 
 
 def test_error_badge_and_message_without_traceback(sim, clock, make_panel) -> None:
@@ -354,8 +474,12 @@ def test_simulated_phone_in_the_panel_takes_the_code(sim, clock) -> None:
     assert "six digits" in panel.phone["result"]
     click(panel, "sms", code=sms["code"])
     assert "Approved" in panel.phone["result"] and panel.phone["sms"] == ""
+    assert "turns NORMAL at its next check" in panel.phone["result"]
     panel.session.check_token()
     assert panel.state["status"] == "NORMAL" and "Approved" in panel.phone["result"]
+    # Once NORMAL, the phone no longer promises what has happened (the README's screenshot).
+    assert "next check" not in panel.phone["result"]
+    assert "the token is NORMAL" in panel.phone["result"]
     click(panel, "create")  # NORMAL: the same token, no new SMS
     click(panel, "forget")
     click(panel, "create")
@@ -405,3 +529,62 @@ def test_two_create_clicks_in_a_row_send_one_sms(sim, clock) -> None:
     finally:
         panel.close()
         session.close()
+
+
+def test_the_header_says_simulator_when_the_endpoint_is_local(make_panel, sim, clock) -> None:
+    panel = make_panel()  # the simulator on 127.0.0.1
+    assert panel.state["where"] == "simulator · API v2"
+    assert "(simulator · API v2)" in render_html(panel.session)
+    assert "prod" not in render_html(panel.session).split("</small>")[0]
+    nowhere = Session(credentials_later=True, region="hk", clock=clock)
+    assert view_state(nowhere)["where"] == "prod · hk · API v2"
+    phone = webull_nb.panel(simulator=sim.url, clock=clock, poll_interval=1e6)
+    assert phone.state["where"] == "simulator · API v2"
+    phone.close()
+    phone.session.close()
+
+
+FALLBACK_CELLS = [
+    """
+import os, webull_nb
+from webull_nb.simulator import Simulator
+SECRET = os.environ["FALLBACK_TEST_SECRET"]
+sim = Simulator(app_secret=SECRET).start()
+p = webull_nb.panel(endpoint=sim.url, token_dir=os.environ["FALLBACK_TEST_TOKENS"])
+p.background = False
+p
+""",
+    """
+# the credentials form, then Create token, then the code entered on the phone
+p._on_message(p, {"action": "credentials", "app_key": sim.app_key, "app_secret": SECRET}, [])
+p._on_message(p, {"action": "create"}, [])
+sms = sim.sms_inbox()[-1]
+sim.verify(sms["token"], sms["code"])
+print("final", p.session.check_token())
+""",
+]
+
+
+@pytest.mark.kernel
+def test_an_executed_notebook_saves_the_panels_final_state_as_its_html_fallback(
+    tmp_path, monkeypatch
+) -> None:
+    nbformat = pytest.importorskip("nbformat")
+    nbclient = pytest.importorskip("nbclient")
+    tokens = tmp_path / "tokens"
+    monkeypatch.setenv("FALLBACK_TEST_SECRET", SECRET)
+    monkeypatch.setenv("FALLBACK_TEST_TOKENS", str(tokens))
+    nb = nbformat.v4.new_notebook(cells=[nbformat.v4.new_code_cell(c) for c in FALLBACK_CELLS])
+    nbclient.NotebookClient(nb, timeout=120, kernel_name="python3").execute()
+    saved = tmp_path / "saved.ipynb"
+    nbformat.write(nb, saved)
+    [shown] = nb.cells[0].outputs
+    html, plain = shown["data"]["text/html"], shown["data"]["text/plain"]
+    assert "final NORMAL" in nb.cells[1].outputs[0]["text"]
+    assert "NORMAL: ready" in html and "NO TOKEN" not in html and "Create token" not in html
+    assert plain.startswith("Webull token: NORMAL")
+    assert "application/vnd.jupyter.widget-view+json" in shown["data"]
+    token = (tokens / "token.txt").read_text().splitlines()[0]
+    text = saved.read_text()
+    assert token not in text
+    assert SECRET not in text

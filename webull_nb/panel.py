@@ -18,7 +18,15 @@ What travels back
     PENDING), ``check``, ``forget``, ``credentials`` (app key and secret together; the
     secret is handed to the session and never stored on the widget), ``sms`` (a code typed
     on the simulated phone), ``phone_refresh`` and ``hello``. The kernel answers by
-    changing state.
+    changing state. Each message is checked first: one of another shape (an unknown action,
+    a field that is not text) is ignored with a message in the panel, never a traceback.
+    "Send a new code" is ignored while a code is being asked for and ``NEW_CODE_QUIET``
+    seconds after, so a burst of clicks sends one SMS.
+
+What is saved in the notebook
+    The panel is displayed with a display id; at the end of each cell, while no view has
+    been drawn (a headless run), its text/html and text/plain fallback are brought up to date,
+    so a notebook run by nbclient saves the final state, not the NO TOKEN of its first display.
 
 Threads
     * Custom messages arrive on the kernel's main thread; every action runs in a short-lived
@@ -52,12 +60,15 @@ import shutil
 import sys
 import tempfile
 import threading
+import time
 import types
+import uuid
 import weakref
 from collections.abc import Callable
 from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any, ClassVar
+from urllib.parse import urlsplit
 
 import anywidget
 import traitlets
@@ -67,7 +78,7 @@ from .errors import WebullError
 from .session import Session
 from .status import IDLE_LIFETIME, IDLE_WARNING_DAYS, VERIFICATION_WINDOW
 
-__all__ = ["TokenPanel", "panel", "render_html", "view_state"]
+__all__ = ["TokenPanel", "panel", "render_html", "view_state", "where_text"]
 
 _log = logging.getLogger(__name__)
 STATIC = Path(__file__).parent / "static"
@@ -77,6 +88,10 @@ WINDOW_SECONDS = int(VERIFICATION_WINDOW)
 IDLE_DAYS = IDLE_LIFETIME.days
 #: Warn when less than this is left on the idle clock of a NORMAL token.
 IDLE_WARNING = timedelta(days=IDLE_WARNING_DAYS)
+#: Seconds after a code was asked for (Create token, Send a new code) during which "Send a
+#: new code" is ignored: a double click or an impatient burst must not send several SMS.
+NEW_CODE_QUIET = 5.0
+_LOCAL_HOSTS = frozenset({"localhost", "::1"})
 
 _SESSION_TRAITS = (
     "status",
@@ -179,7 +194,22 @@ def guidance_html(session: Session) -> str:
     return ""
 
 
-def view_state(session: Session) -> dict[str, Any]:
+def is_local_endpoint(session: Session) -> bool:
+    """Return True when the session talks to this machine (a simulator): Webull is never local."""
+    host = urlsplit(session.base_url or "").hostname or ""
+    return host in _LOCAL_HOSTS or host.startswith("127.")
+
+
+def where_text(session: Session, *, simulator: bool = False) -> str:
+    """Return what the header says the session talks to: a simulator, or environment · region."""
+    if simulator or is_local_endpoint(session):
+        place = "simulator" + (" · uat" if session.environment == "uat" else "")
+    else:
+        place = f"{session.environment} · {session.region}"
+    return f"{place} · API {session.api}"
+
+
+def view_state(session: Session, *, simulator: bool = False) -> dict[str, Any]:
     """Return what the panel draws, without ``clock_ms``: never the secret or a full token."""
     status = session.status
     has_token = status != "NONE"
@@ -193,6 +223,7 @@ def view_state(session: Session) -> dict[str, Any]:
         "badge_text": BADGE_TEXT[badge_state(session)],
         "deadline_ms": _ms(session.deadline) if status == "PENDING" else None,
         "window_s": WINDOW_SECONDS,
+        "new_code_quiet_s": NEW_CODE_QUIET,
         "next_check_ms": next_check,
         "token_hint": session.token_hint if status == "NORMAL" else "",
         "restored": bool(session.restored),
@@ -201,6 +232,7 @@ def view_state(session: Session) -> dict[str, Any]:
         "idle_warning_ms": IDLE_WARNING.total_seconds() * 1000,
         "guidance": guidance_html(session),
         "error": session.error,
+        "where": where_text(session, simulator=simulator),
         "environment": session.environment,
         "region": session.region,
         "api": session.api,
@@ -234,9 +266,9 @@ def _token_info_html(session: Session) -> str:
     )
 
 
-def render_html(session: Session) -> str:
+def render_html(session: Session, *, simulator: bool = False) -> str:
     """Return a static HTML snapshot of the panel, for frontends without widgets."""
-    where = f"{session.environment} · {session.region} · API {session.api}"
+    where = where_text(session, simulator=simulator)
     state = badge_state(session)
     parts = [
         f"<div><b>Webull OpenAPI token</b> <small>({_esc(where)})</small></div>",
@@ -252,9 +284,55 @@ def render_html(session: Session) -> str:
     return f'<div class="wnb-static-panel">{body}</div>'
 
 
+def _ipython() -> Any:
+    """Return the running IPython shell, or None (plain Python, marimo)."""
+    ipython = sys.modules.get("IPython")
+    return ipython.get_ipython() if ipython is not None else None
+
+
 def _stop_observing(obj: Any, handler: Callable[..., Any], names: list[str]) -> None:
     with contextlib.suppress(ValueError):  # already removed
         obj.unobserve(handler, names=names)
+
+
+#: Actions that carry fields of their own, checked before they run.
+_FORMS = frozenset({"credentials", "sms"})
+
+
+class _CodeGuard:
+    """When a new code may be asked for: not while one is asked for, nor just after."""
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._running = 0
+        self._quiet_until = -math.inf
+
+    def begin(self, now: float, *, repeat_ok: bool) -> bool:
+        """Return whether to go ahead; if so, ``end`` must follow."""
+        with self._lock:
+            if not repeat_ok and (self._running or now < self._quiet_until):
+                return False
+            self._running += 1
+            return True
+
+    def end(self, now: float) -> None:
+        """Note that an ask for a code ended: the quiet time starts now."""
+        with self._lock:
+            self._running -= 1
+            self._quiet_until = now + NEW_CODE_QUIET
+
+
+# One guard per session: every view of a session counts as one place to click.
+_GUARDS: weakref.WeakKeyDictionary[Session, _CodeGuard] = weakref.WeakKeyDictionary()
+_GUARDS_LOCK = threading.Lock()
+
+
+def _guard_of(session: Session) -> _CodeGuard:
+    with _GUARDS_LOCK:
+        guard = _GUARDS.get(session)
+        if guard is None:
+            guard = _GUARDS[session] = _CodeGuard()
+        return guard
 
 
 class TokenPanel(anywidget.AnyWidget):
@@ -276,6 +354,11 @@ class TokenPanel(anywidget.AnyWidget):
         self._dirty = self._publishing = self._closed = False
         self._want_clock = self._want_phone = False
         self._shown: dict[str, Any] = {}
+        # The static fallback saved in the notebook (see _update_saved_fallback).
+        self._display_id = f"webull-nb-panel-{uuid.uuid4().hex}"
+        self._displayed: tuple[str, str] | None = None
+        self._live = False
+        self._after_cell: Callable[..., None] | None = None
         session.observe(self._on_session, names=list(_SESSION_TRAITS))
         self.on_msg(self._on_message)
         self.refresh(phone=True)
@@ -310,7 +393,7 @@ class TokenPanel(anywidget.AnyWidget):
                 _log.warning("webull-nb panel: could not publish its state", exc_info=True)
 
     def _publish(self, clock: bool, phone: bool) -> None:
-        shown = view_state(self.session)
+        shown = view_state(self.session, simulator=self.simulated_phone is not None)
         if shown != self._shown or clock:
             self._shown = shown
             self.state = {**shown, "clock_ms": self.session.now() * 1000}
@@ -320,19 +403,90 @@ class TokenPanel(anywidget.AnyWidget):
     # --- actions -------------------------------------------------------------------------------
 
     def _on_message(self, _widget: Any, content: Any, _buffers: Any) -> None:
-        if not isinstance(content, dict) or self._closed:
+        if self._closed:
             return
-        action = content.get("action")
+        try:
+            self._dispatch(content)
+        except Exception as exc:  # a message must never end in a traceback in the notebook
+            _log.warning("webull-nb panel: could not handle a message", exc_info=True)
+            self.session.note_error(f"The panel could not handle a message: {exc}")
+
+    def _dispatch(self, content: Any) -> None:
+        """Run the action a view asked for, after checking the message's shape and types."""
+        action = content.get("action") if isinstance(content, dict) else None
+        if not isinstance(action, str) or (action not in self._ACTIONS and action not in _FORMS):
+            self._ignore(content, action)
+            return
         if action == "credentials":
-            key, secret = str(content.get("app_key", "")), str(content.get("app_secret", ""))
-            choice = {name: str(content.get(name, "")) for name in ("region", "environment", "api")}
-            self._run("Using the credentials", lambda: self._use_credentials(key, secret, choice))
+            self._credentials_message(content)
         elif action == "sms":
-            code = str(content.get("code", ""))
+            code = content.get("code")
+            if not isinstance(code, str):
+                self._ignore(content, action)
+                return
             self._run("Entering the code", lambda: self._sms(code))
-        elif action in self._ACTIONS:
+        elif action == "new_code":
+            self._ask_for_a_code("Send a new code", self._new_code, repeat_ok=False)
+        elif action == "create":
+            self._ask_for_a_code("Create token", self._create, repeat_ok=True)
+        else:
             label, method = self._ACTIONS[action]
             self._run(label, getattr(self, method))
+
+    def _ignore(self, content: Any, action: Any) -> None:
+        # Names only what kind of message it was: its content could be anything, even a secret.
+        if not isinstance(content, dict):
+            what = f"a {type(content).__name__}, not an object"
+        elif isinstance(action, str) and (action in self._ACTIONS or action in _FORMS):
+            what = f"{action!r} with fields of the wrong type"
+        elif isinstance(action, str):
+            what = f"the unknown action {action[:40]!r}"
+        else:
+            what = f"an action that is a {type(action).__name__}, not a name"
+        self.session.note_error(
+            f"The panel ignored a message it does not understand ({what}). If this goes on, "
+            "reload the page (the panel's code in the page may be older than the kernel's)."
+        )
+
+    def _credentials_message(self, content: dict[str, Any]) -> None:
+        key, secret = content.get("app_key"), content.get("app_secret")
+        if not isinstance(key, str) or not isinstance(secret, str):
+            # Never str(None) == "None" as a key or secret; never the values in the message.
+            self.session.note_error(
+                "The app key and the app secret must both be text: nothing was changed. "
+                "Type them in the form again."
+            )
+            return
+        choice = {name: content.get(name) or "" for name in ("region", "environment", "api")}
+        if not all(isinstance(value, str) for value in choice.values()):
+            self._ignore(content, "credentials")
+            return
+        self._run("Using the credentials", lambda: self._use_credentials(key, secret, choice))
+
+    def _ask_for_a_code(self, label: str, action: Callable[[], Any], *, repeat_ok: bool) -> None:
+        """Run Create or Send a new code: one new SMS per click burst, whatever the clicks.
+
+        Decided here, on the thread that receives the messages and before any worker starts,
+        so that two clicks 100 ms apart cannot both pass. "Send a new code" is ignored while
+        a code is being asked for and for ``NEW_CODE_QUIET`` seconds after; Create needs no
+        such guard (while a token is PENDING or NORMAL it joins it: no SMS), but it starts
+        the quiet time, as a double click on Create lands on "Send a new code".
+        """
+        guard = _guard_of(self.session)
+        if not guard.begin(self._monotonic(), repeat_ok=repeat_ok):
+            self.session.note_error(
+                f"A new code was just sent; wait for the SMS (it can take a minute) before "
+                f"asking for another. Repeated clicks within {NEW_CODE_QUIET:.0f} s are ignored."
+            )
+            return
+
+        def run() -> None:
+            try:
+                action()
+            finally:
+                guard.end(self._monotonic())
+
+        self._run(label, run)
 
     _ACTIONS: ClassVar[dict[str, tuple[str, str]]] = {
         "create": ("Create token", "_create"),
@@ -342,6 +496,9 @@ class TokenPanel(anywidget.AnyWidget):
         "phone_refresh": ("Refreshing the phone", "_phone_refresh"),
         "hello": ("Drawing the panel", "_hello"),
     }
+
+    #: The panel's own clock for its quiet time (tests replace it).
+    _monotonic: Callable[[], float] = staticmethod(time.monotonic)
 
     def _run(self, label: str, action: Callable[[], Any]) -> None:
         def work() -> None:
@@ -376,6 +533,7 @@ class TokenPanel(anywidget.AnyWidget):
         self.session.forget_token()
 
     def _hello(self) -> None:
+        self._live = True  # a view is drawn: it shows the state (see _update_saved_fallback)
         self.refresh(clock=True, phone=True)
 
     def _phone_refresh(self) -> None:
@@ -403,20 +561,78 @@ class TokenPanel(anywidget.AnyWidget):
         """Close this view only: the session and its poller carry on."""
         self._closed = True  # no lock: ipywidgets may call this from __del__ on any thread
         _stop_observing(self.session, self._on_session, list(_SESSION_TRAITS))
+        self._stop_watching_cells()
         layout = self.__dict__.get("_trait_values", {}).get("layout")
         super().close()
         if layout is not None:
             layout.close()  # its own comm: the second of this panel's two models
 
+    def _fallback(self) -> tuple[str, str]:
+        """Return the (text/plain, text/html) that frontends without widgets show."""
+        simulator = self.simulated_phone is not None
+        return self.session.status_line(), render_html(self.session, simulator=simulator)
+
     def _repr_mimebundle_(self, **kwargs: Any) -> Any:
         bundle = super()._repr_mimebundle_(**kwargs)
         data, metadata = bundle if isinstance(bundle, tuple) else (bundle or {}, {})
-        data = {
-            **data,
-            "text/plain": self.session.status_line(),
-            "text/html": render_html(self.session),
-        }
-        return data, metadata
+        plain, rich = self._fallback()
+        return {**data, "text/plain": plain, "text/html": rich}, metadata
+
+    def _ipython_display_(self) -> None:
+        """Show the panel in IPython with a display id, so that its saved fallback can follow."""
+        from IPython.display import display
+
+        data, metadata = self._repr_mimebundle_()
+        display(data, metadata=metadata, raw=True, display_id=self._display_id)
+        self._displayed = (data["text/plain"], data["text/html"])
+        self._watch_cells()
+
+    def _watch_cells(self) -> None:
+        """After each cell, bring the saved fallback up to date (see _update_saved_fallback)."""
+        shell = _ipython()
+        if shell is None or self._after_cell is not None:
+            return
+        ref = weakref.ref(self)
+
+        def after_cell(*_args: Any) -> None:
+            panel = ref()
+            if panel is not None:
+                panel._update_saved_fallback()
+            else:  # collected without close(): stop being called
+                with contextlib.suppress(ValueError):
+                    shell.events.unregister("post_run_cell", after_cell)
+
+        self._after_cell = after_cell
+        shell.events.register("post_run_cell", after_cell)
+
+    def _stop_watching_cells(self) -> None:
+        after_cell, self._after_cell = self._after_cell, None
+        shell = _ipython()
+        if after_cell is not None and shell is not None:
+            with contextlib.suppress(ValueError):  # already unregistered
+                shell.events.unregister("post_run_cell", after_cell)
+
+    def _update_saved_fallback(self) -> None:
+        """Replace the panel's saved text/html and text/plain with its current state.
+
+        A notebook run with no view drawn (nbclient, papermill, ``webull-nb demo --headless``,
+        a notebook server's "run and save") would otherwise keep the NO TOKEN it showed when
+        the cell ran, whatever came later. It runs at the end of each cell, on the kernel's
+        main thread, where the update goes out with that cell's messages (a headless runner
+        drops messages that belong to no running cell). Once a view has said hello, a
+        browser shows the live state, and an update would make it redraw the whole panel
+        (losing what the user is typing): then the fallback is left alone.
+        """
+        if self._closed or self._live or self._displayed is None:
+            return
+        shown = self._fallback()
+        if shown == self._displayed:
+            return
+        from IPython.display import update_display
+
+        data, metadata = self._repr_mimebundle_()
+        update_display(data, metadata=metadata, raw=True, display_id=self._display_id)
+        self._displayed = shown
 
     def __repr__(self) -> str:
         """Show the state as the terminal does."""

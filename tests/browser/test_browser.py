@@ -63,9 +63,28 @@ KERNEL_STATUS = """() => {
     && widget.sessionContext.session.kernel;
   return kernel ? kernel.status : 'none';
 }"""
+# Records every text the panel's error box shows.
+RECORD_ERRORS = """() => {
+  window.__errors = [];
+  const box = document.querySelector('.wnb-panel .wnb-error');
+  new MutationObserver(() => window.__errors.push(box.textContent))
+    .observe(box, {childList: true, characterData: true, subtree: true});
+}"""
 KERNEL_IDLE = f"() => ({KERNEL_STATUS})() === 'idle'"
 KERNEL_BUSY = f"() => ({KERNEL_STATUS})() === 'busy'"
 RUN_ALL = "() => { window.jupyterapp.commands.execute('notebook:run-all-cells'); }"
+# Make the panel's cell (the second) the active one and scroll it to the top, and wait until
+# the notebook has done so. "Run all" scrolls to the last cell, and JupyterLab does that scroll
+# when the cell shows up, which is also about when the panel appears (measured: 150-300 ms
+# apart): a click on the panel in between may start on a button and end elsewhere once the
+# notebook scrolls, and Playwright checks only where a click starts, so it is lost silently
+# ("Notify me" stayed visible). A newer scroll request replaces a pending one in JupyterLab,
+# so after this nothing moves the panel but the test.
+PIN_PANEL = """async () => {
+  const notebook = window.jupyterapp.shell.currentWidget.content;
+  notebook.activeCellIndex = 1;
+  await notebook.scrollToItem(1, 'start');
+}"""
 BUSY_CELL = """(code) => {
   const kernel = window.jupyterapp.shell.currentWidget.sessionContext.session.kernel;
   kernel.requestExecute({code: code});
@@ -253,6 +272,7 @@ def run_the_quickstart(browser, jupyter, request, clock_shift: int):
     panel = page.locator(".wnb-panel").first
     badge = panel.get_by_role("status").first
     expect(badge).to_have_text("NO TOKEN", timeout=60_000)
+    page.evaluate(PIN_PANEL)
     return page, panel, badge
 
 
@@ -268,13 +288,17 @@ def test_jupyterlab_quickstart_with_a_skewed_clock_and_a_stopped_kernel(
     # The browser's clock is 7 minutes behind the kernel's: the countdown must still be right.
     page, panel, badge = run_the_quickstart(browser, jupyter, request, clock_shift=-420)
     expect(badge).to_have_attribute("aria-live", "polite")
-
-    # Notifications are opt-in: one click on "Notify me".
-    panel.get_by_role("button", name="Notify me").click()
-    expect(panel.get_by_role("button", name="Notify me")).to_be_hidden()
+    # The quickstart talks to the simulator on this machine: the header says so.
+    expect(panel.locator(".wnb-title")).to_contain_text("(simulator · API v2")
 
     create_and_see_it_fall(page, panel)
-    screenshot(panel, "lab-pending.png")
+    notify = panel.get_by_role("button", name="Notify me")
+    expect(notify).to_be_visible()
+    screenshot(panel, "lab-pending.png")  # the README's: with the "Notify me" button
+
+    # Notifications are opt-in: one click on "Notify me".
+    notify.click()
+    expect(notify).to_be_hidden()
 
     # Freeze the kernel: the countdown keeps falling, as the browser draws it.
     pid = jupyter.kernel_pid()
@@ -288,11 +312,13 @@ def test_jupyterlab_quickstart_with_a_skewed_clock_and_a_stopped_kernel(
 
     approve_on_the_phone(page, panel)
     page.wait_for_function("() => window.__notes.includes('Webull token approved')")
-    screenshot(panel, "lab-normal.png")
     # The later cells ran (they waited for NORMAL) with the session's signing.
     expect(page.get_by_text("accounts: ['SIM0000001', 'SIM0000002']", exact=True)).to_be_visible(
         timeout=30_000
     )
+    # Settled: the phone no longer says the panel "turns NORMAL at its next check".
+    expect(panel.locator(".wnb-phone-result")).to_have_text("✓ Approved: the token is NORMAL.")
+    screenshot(panel, "lab-normal.png")
 
 
 @pytest.mark.parametrize("jupyter", ["notebook7"], indirect=True)
@@ -313,6 +339,22 @@ def test_notebook7_quickstart_with_a_busy_kernel_and_a_closing_window(
     expect(badge).to_have_text("NO TOKEN", timeout=10_000)
     panel.get_by_role("button", name="Create token").click()
     expect(badge).to_contain_text("PENDING", timeout=10_000)
+
+    # "Send a new code" sits where "Create token" was: a double click on Create would land on
+    # it, so it waits 5 s; a double click on it asks the kernel once (the kernel would ignore
+    # the second and say so: that message must never appear).
+    new_code = panel.get_by_role("button", name="Send a new code")
+    expect(new_code).to_be_disabled()
+    expect(new_code).to_be_enabled(timeout=10_000)
+    page.evaluate(RECORD_ERRORS)
+    sms = panel.locator(".wnb-phone-screen .wnb-sms-text")
+    first_code = sms.inner_text()
+    new_code.dblclick()
+    expect(new_code).to_be_disabled()
+    expect(sms).not_to_have_text(first_code, timeout=10_000)
+    # The kernel handles messages in order and answers a repeat at once, before the new SMS.
+    assert not [text for text in page.evaluate("() => window.__errors") if "just sent" in text]
+
     big = panel.locator(".wnb-countdown .wnb-big")
     expect(big).to_have_text(between(292, 300))
     page.evaluate(BUSY_CELL, "import time\ntime.sleep(10)")

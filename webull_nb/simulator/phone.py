@@ -54,6 +54,8 @@ class _Inbox:
             )
 
 
+_APPROVED = "✓ Approved. The panel turns NORMAL at its next check."
+_APPROVED_NORMAL = "✓ Approved: the token is NORMAL."
 _RESULTS = {
     "INCORRECT_CODE": "That code is not right: type the six digits shown above.",
     "TOKEN_EXPIRED": "Too late: the 5-minute window has passed. Create a new token.",
@@ -94,6 +96,8 @@ class SimulatedPhone:
         latest = messages[-1] if messages else None
         token = latest["token"] if latest else None
         result = self.state["result"] if token == self._token else ""
+        if result == _APPROVED and getattr(self.session, "status", None) == "NORMAL":
+            result = _APPROVED_NORMAL  # the promise above has come true: say so
         self._token = token
         self.state = {"sms": latest["code"] if latest else "", "result": result, "problem": ""}
         return self.state
@@ -115,7 +119,7 @@ class SimulatedPhone:
             except (requests.RequestException, ValueError) as exc:
                 return self._result(f"Cannot reach the simulator: {exc}")
             self._refresh()
-            self._result("✓ Approved. The panel turns NORMAL at its next check.")
+            self._result(_APPROVED)
         if self.session is not None:
             self.session.check_soon()
         return self.state

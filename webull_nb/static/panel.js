@@ -69,6 +69,10 @@ function render({ model, el: host }) {
   let lastStatus = null;
   let warnedFor = null;
   let state = {};
+  // "Create token" and "Send a new code" ask for an SMS: after a click, "Send a new code" stays
+  // disabled while the kernel works and for the quiet time after, as the kernel ignores
+  // repeats then anyway (one new code per click burst).
+  let codeAsk = null; // {at, busySeen, endedAt} in performance.now() ms
 
   // --- the skeleton: built once, filled by draw() and tick() ---------------------------------
   const title = el("div", { class: "wnb-title" });
@@ -86,7 +90,14 @@ function render({ model, el: host }) {
   const row = el("div", { class: "wnb-buttons" });
   for (const [action, label, hint] of BUTTONS) {
     const button = el("button", { type: "button", class: `wnb-button wnb-${action}`, title: hint, text: label });
-    button.addEventListener("click", () => send({ action }));
+    button.addEventListener("click", () => {
+      if (button.disabled) return;
+      if (action === "create" || action === "new_code") {
+        codeAsk = { at: performance.now(), busySeen: false, endedAt: null };
+        button.disabled = action === "new_code"; // at once, not at the next kernel message
+      }
+      send({ action });
+    });
     buttons[action] = button;
     row.append(button);
   }
@@ -217,7 +228,11 @@ function render({ model, el: host }) {
       lastClock = state.clock_ms;
       offset = state.clock_ms - Date.now();
     }
-    const where = `${state.environment} · ${state.region} · API ${state.api}`;
+    const where = state.where || `${state.environment} · ${state.region} · API ${state.api}`;
+    if (codeAsk) {
+      if (state.busy) codeAsk.busySeen = true;
+      else if (codeAsk.busySeen && codeAsk.endedAt == null) codeAsk.endedAt = performance.now();
+    }
     title.replaceChildren(
       el("b", { text: "Webull OpenAPI token " }),
       el("small", { text: `(${where}${state.app_key_hint ? ` · app key ${state.app_key_hint}` : ""})` }),
@@ -258,6 +273,13 @@ function render({ model, el: host }) {
   }
 
   // --- what moves with time: drawn here, never by the kernel ---------------------------------
+  function codeHeld() {
+    if (!codeAsk) return false;
+    if (codeAsk.busySeen && codeAsk.endedAt == null) return true;
+    const quietMs = (state.new_code_quiet_s || 5) * 1000;
+    return performance.now() < (codeAsk.endedAt ?? codeAsk.at) + quietMs;
+  }
+
   function tick() {
     const now = serverNow();
     const s = state;
@@ -288,7 +310,7 @@ function render({ model, el: host }) {
     const wait = s.next_check_ms ? s.next_check_ms - now : 0;
     buttons.create.disabled = !ready || s.status === "PENDING" || s.status === "NORMAL";
     show(buttons.create, s.status !== "PENDING");
-    buttons.new_code.disabled = !ready;
+    buttons.new_code.disabled = !ready || codeHeld();
     show(buttons.new_code, s.status === "PENDING");
     buttons.forget.disabled = !ready || !hasToken;
     buttons.check.disabled = !ready || !hasToken || wait > 0;
