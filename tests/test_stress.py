@@ -540,3 +540,48 @@ def test_the_panels_create_on_an_unwritable_directory_sends_no_sms(live_sim, tmp
     finally:
         panel.close()
         session.close()
+
+
+# --- issue 18 (on the way): a waiting process sleeps until its token directory changes -------
+
+
+@pytest.mark.skipif(not sys.platform.startswith("linux"), reason="inotify is Linux's")
+def test_the_store_watcher_wakes_on_a_change_not_on_a_timer(tmp_path) -> None:
+    from webull_nb.coordination import DirectoryEvents, StoreWatcher
+
+    events = DirectoryEvents.open()
+    assert events is not None
+    watcher = StoreWatcher(events)
+    watcher.SLOW = watcher.FAST = 3600.0  # no timer: only the OS can wake it
+    store = TokenStore(tmp_path)
+    reloaded = threading.Event()
+
+    class Target:
+        seen = store.signature()
+
+        def store_directory(self) -> Path:
+            return tmp_path
+
+        def current_signature(self) -> object:
+            return store.signature()
+
+        def store_signature(self) -> object:
+            return self.seen
+
+        def reload(self) -> None:
+            self.seen = store.signature()
+            reloaded.set()
+
+        def watch_fast(self) -> bool:
+            return True
+
+    target = Target()
+    watcher.add(target)
+    time.sleep(0.2)  # let the thread add its watch and go to sleep; no event says it did
+    subprocess.run(
+        [sys.executable, "-c", f"open({str(tmp_path / 'token.txt')!r}, 'w').write('x')"],
+        check=True,
+    )
+    assert reloaded.wait(10), "the watcher slept through a change of token.txt"
+    watcher.discard(target)
+    watcher.wake()

@@ -48,6 +48,7 @@ import uuid
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field, replace
 from datetime import datetime, timezone
+from pathlib import Path
 from typing import Any
 
 from . import endpoints
@@ -251,6 +252,10 @@ class Account:
     def store_signature(self) -> object:
         """The store's signature when this account last read or wrote it."""
         return self._seen
+
+    def store_directory(self) -> Path:
+        """The token directory this account's files live in."""
+        return self.store.directory
 
     def current_signature(self) -> object:
         """The store's signature on disk now."""
