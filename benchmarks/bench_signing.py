@@ -44,33 +44,41 @@ def import_time_ms(runs: int = 5) -> float:
 
 
 def main() -> None:
-    """Print both rates and the ratio for each algorithm."""
+    """Print both rates and the ratio, like for like: the same inputs, each signer's own work.
+
+    GET: the same query dict, no body. POST: the same dict body, which the official signer
+    JSON-encodes itself; ours is timed with its own encoding (``compact_json``) included.
+    """
     from webull.core.auth.composer import default_signature_composer as sdk
 
-    print(f"request: {PATH}, {len(QUERY)} query params, {len(WIRE_BODY)}-byte JSON body")
-    for algorithm in ("HMAC-SHA1", "HMAC-SHA256"):
-        results = alternate(
-            {
-                "webull_nb.sign": lambda a=algorithm: sign(
-                    APP_KEY,
-                    APP_SECRET,
-                    host=HOST,
-                    path=PATH,
-                    query=QUERY,
-                    body=WIRE_BODY,
-                    algorithm=a,
-                ),
-                # The SDK always signs HMAC-SHA256, whatever is asked; it is the baseline for both.
-                "official calc_signature": lambda: sdk.calc_signature(
-                    {}, HOST, PATH, QUERY, BODY, APP_KEY, APP_SECRET, None
-                ),
-            }
-        )
-        ours, theirs = results["webull_nb.sign"], results["official calc_signature"]
-        print(
-            f"{algorithm:12s} webull_nb {1 / ours:9.0f}/s ({ours * 1e6:5.1f} us)   "
-            f"official {1 / theirs:8.0f}/s ({theirs * 1e6:5.1f} us)   ratio {theirs / ours:4.1f}x"
-        )
+    from webull_nb.client import compact_json
+
+    print(f"request: {PATH}, {len(QUERY)} query params; POST adds a {len(WIRE_BODY)}-byte body")
+    for method in ("GET", "POST"):
+        body = BODY if method == "POST" else None
+        for algorithm in ("HMAC-SHA1", "HMAC-SHA256"):
+            results = alternate(
+                {
+                    "webull_nb.sign": lambda a=algorithm, b=body: sign(
+                        APP_KEY,
+                        APP_SECRET,
+                        host=HOST,
+                        path=PATH,
+                        query=QUERY,
+                        body=compact_json(b) if b is not None else None,
+                        algorithm=a,
+                    ),
+                    # The SDK always signs HMAC-SHA256, whatever is asked: the baseline for both.
+                    "official calc_signature": lambda b=body: sdk.calc_signature(
+                        {}, HOST, PATH, QUERY, b, APP_KEY, APP_SECRET, None
+                    ),
+                }
+            )
+            ours, theirs = results["webull_nb.sign"], results["official calc_signature"]
+            print(
+                f"{method:4s} {algorithm:12s} webull_nb {ours * 1e6:5.1f} us   "
+                f"official {theirs * 1e6:5.1f} us   ratio {theirs / ours:4.1f}x"
+            )
     print(f"import webull_nb: {import_time_ms():.1f} ms (best of 5, fresh interpreter)")
 
 
