@@ -585,3 +585,29 @@ def test_the_store_watcher_wakes_on_a_change_not_on_a_timer(tmp_path) -> None:
     assert reloaded.wait(10), "the watcher slept through a change of token.txt"
     watcher.discard(target)
     watcher.wake()
+
+
+def test_a_late_answer_never_brings_back_a_replaced_or_forgotten_token(tmp_path) -> None:
+    store = TokenStore(tmp_path)
+    ours = StoredToken("our-token-0123456789", None, "PENDING")
+    assert store.save(ours)
+    theirs = StoredToken("their-token-0123456789", None, "PENDING")  # the SDK, meanwhile
+    assert store.save(theirs)
+    assert not store.save(ours, news_only=True)  # an answer about ours: not over theirs
+    assert store.load().token == theirs.token
+    store.clear()  # forgotten meanwhile
+    assert not store.save(ours, news_only=True)
+    assert store.load() is None
+    assert store.save(theirs) and store.save(theirs, news_only=True)  # news about itself
+
+
+def test_an_answer_in_flight_when_the_account_closes_is_not_stored(live_sim, tmp_path) -> None:
+    session = open_session(live_sim, tmp_path)
+    session.create_token()
+    account = session.account
+    token = account.state.token
+    answer = account.client.check_token(token)  # in flight while the session closes
+    session.close()
+    (tmp_path / "token.txt").write_text("their-token-0123456789\n0\nPENDING\n")
+    account._adopt_answer(answer, expected=token)
+    assert TokenStore(tmp_path).load().token == "their-token-0123456789"

@@ -521,6 +521,8 @@ class Account:
         self, info: TokenInfo, *, expected: Secret | None = None, fresh: bool = False
     ) -> TokenState:
         """Take a token API answer as the new truth and store it (a stale answer is dropped)."""
+        if self.closed:
+            return self._state  # a check that was in flight when the account closed
         self._share_offset()
         with self._store_lock_or_note() as problems, self._lock:
             # Another process may have stored news about this token (say, NORMAL) since.
@@ -532,24 +534,23 @@ class Account:
             if not (replaced or overtaken):
                 # Not about a token since replaced or forgotten, nor overtaken by newer news
                 # (a PENDING answer arriving after a NORMAL one): the answer is the truth.
-                state = self._adopt_locked(info, current if same else None, problems)
+                state = self._adopt_locked(info, current if same else None, problems, fresh)
         if state is not None:
             self._after(state)
         return self._state
 
     def _adopt_locked(
-        self, info: TokenInfo, previous: TokenState | None, problems: list[str]
+        self, info: TokenInfo, previous: TokenState | None, problems: list[str], fresh: bool
     ) -> TokenState:
         now = _utc(self.now())
         created = previous.created if previous else now
         last_used = previous.last_used if previous else None
-        status = info.status.value
-        normal = status == TokenStatus.NORMAL
+        normal = info.status == TokenStatus.NORMAL
         confirmed = now if normal else None
         unchanged = (
             previous is not None
             and not normal  # a NORMAL answer is news for every process starting soon
-            and previous.status == status
+            and previous.status == info.status.value
             and previous.expires == info.expires
             and not previous.error
             and self.store.signature() == self._seen
@@ -559,8 +560,27 @@ class Account:
             # would cost two fsyncs and make every other process re-read the files.
             problems.append("")
         elif not problems:
-            problems.append(self._persist(info, created, last_used, confirmed))
+            outcome = self._persist(info, created, last_used, confirmed, fresh)
+            if outcome is None:
+                # The store holds another token now (another program wrote it meanwhile):
+                # this answer is shown, and the watcher adopts what the store holds next.
+                problems.append("")
+                return self._publish(**self._answer_fields(info, created, last_used, "", confirmed))
+            problems.append(outcome)
         self._seen = self.store.signature()
+        fields = self._answer_fields(info, created, last_used, problems[0], confirmed)
+        return self._publish(**fields)
+
+    def _answer_fields(
+        self,
+        info: TokenInfo,
+        created: datetime | None,
+        last_used: datetime | None,
+        problem: str,
+        confirmed: datetime | None,
+    ) -> dict[str, Any]:
+        """The state fields of a token API answer."""
+        status = info.status.value
         fields = self._token_fields(
             info.token,
             status,
@@ -568,7 +588,7 @@ class Account:
             info.expires,
             last_used,
             restored=False,
-            error=problems[0] or _STATUS_ERRORS.get(status, "") or self.coordination_problem(),
+            error=problem or _STATUS_ERRORS.get(status, "") or self.coordination_problem(),
             confirmed=confirmed,
         )
         deadline = fields["deadline"]
@@ -577,7 +597,7 @@ class Account:
             # guessed wrong (a file's age), or this clock is off. Its own expiry decides.
             later = info.expires.timestamp() if info.expires else 0.0
             fields["deadline"] = _utc(max(later, self.now() + DEADLINE_RECHECK))
-        return self._publish(**fields)
+        return fields
 
     def _persist(
         self,
@@ -585,8 +605,10 @@ class Account:
         created: datetime | None,
         last_used: datetime | None,
         confirmed: datetime | None,
-    ) -> str:
-        """Store the answer; return a user-facing problem, or empty."""
+        fresh: bool,
+    ) -> str | None:
+        """Store the answer (a new token, or news only about the stored one); return a
+        user-facing problem, empty, or None when the store now holds another token."""
         stored = StoredToken(
             info.token,
             info.expires,
@@ -596,7 +618,9 @@ class Account:
             confirmed=confirmed,
         )
         try:
-            saved = self.store.save(stored, self.app_key_hint)
+            saved = self.store.save(stored, self.app_key_hint, news_only=not fresh)
+            if not saved and not fresh:
+                return None  # the store holds another token, or none: not this answer's
         except (OSError, ValueError) as exc:
             return f"could not save the token in {self.store.directory}: {exc}"
         return "" if saved else self.store.problem

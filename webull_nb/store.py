@@ -381,17 +381,21 @@ class TokenStore:
                     removed += 1
         return removed
 
-    def save(self, token: StoredToken, app_key_hint: str = "") -> bool:
+    def save(self, token: StoredToken, app_key_hint: str = "", *, news_only: bool = False) -> bool:
         """Store ``token`` unless that would replace a different, still-NORMAL token.
 
         Returns whether it was written. A stored NORMAL token is only ever replaced by a
         NORMAL one, or by news about itself (say, that it went INVALID): a create that
         never got verified must not cost the user a good token. A token of another app key
-        is never replaced.
+        is never replaced. ``news_only`` (an answer about a token, not a new one): write
+        only over that same token, so a late answer never brings back a token that another
+        program replaced or forgot meanwhile.
         """
         if not valid_token_text(token.token):
             raise ValueError("refusing to store a token that cannot go into a header")
         current = self.load()
+        if news_only and (current is None or current.token != token.token):
+            return False
         if current is None and self.problem and "another app key" in self.problem:
             return False
         if current is not None and current.token == token.token:
