@@ -14,7 +14,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from webull_nb.signing import canonical_string, percent_encode, sign
+from webull_nb.signing import canonical_string, percent_encode, query_pairs, sign
 
 HEADER_NAMES = [
     "x-app-key",
@@ -176,3 +176,22 @@ def test_matches_official_sdk_calc_signature(
     assert {k: v for k, v in ours.items() if k != "x-signature"} == {
         k: v for k, v in headers.items() if k != "x-signature"
     }
+
+
+@given(
+    st.dictionaries(
+        st.text(max_size=8),
+        st.one_of(
+            st.text(max_size=8),
+            st.integers(),
+            st.floats(allow_nan=False),
+            st.booleans(),
+            st.none(),
+            st.lists(st.integers(), max_size=3),
+        ),
+        max_size=6,
+    )
+)
+def test_a_plain_dict_query_is_normalised_as_its_pairs_are(query: dict) -> None:
+    # The fast path for dicts must give exactly what the general rules give.
+    assert query_pairs(query) == query_pairs(list(query.items()))

@@ -61,6 +61,8 @@ _REST = re.compile(r"[^A-Za-z0-9\-._~%]")
 _UNSAFE_BYTES = re.compile(rb"[^A-Za-z0-9\-._~]")
 _ESCAPES = {bytes([i]): b"%%%02X" % i for i in range(256)}
 _DIGESTS = {"md5": hashlib.md5, "sha256": hashlib.sha256}
+# Value types whose query text is plain str(value), as requests sends them.
+_PLAIN = frozenset({str, int, float})
 
 
 def _escape_match(match: re.Match[bytes]) -> bytes:
@@ -95,9 +97,19 @@ def format_timestamp(epoch: float) -> str:
     return time.strftime(_TIMESTAMP_FORMAT, time.gmtime(epoch))
 
 
+_last_stamp: tuple[int, str] = (-1, "")
+
+
 def timestamp_now() -> str:
     """Return the current UTC time as ``YYYY-MM-DDThh:mm:ssZ``."""
-    return format_timestamp(time.time())
+    global _last_stamp
+    second = int(time.time())
+    cached = _last_stamp  # one read: another thread may replace it meanwhile
+    if cached[0] != second:
+        # Formatting costs more than the rest of a signature's bookkeeping; it changes
+        # once a second.
+        cached = _last_stamp = (second, format_timestamp(second))
+    return cached[1]
 
 
 def check_algorithm(algorithm: str) -> tuple[str, str]:
@@ -136,6 +148,15 @@ def query_pairs(query: Query) -> list[tuple[str, str]]:
     """
     if not query:
         return []
+    if type(query) is dict:
+        # The common case, a plain dict of str and int values, without the general rules.
+        pairs = [
+            (key, value if type(value) is str else str(value))
+            for key, value in query.items()
+            if type(key) is str and type(value) in _PLAIN
+        ]
+        if len(pairs) == len(query):
+            return pairs
     if isinstance(query, (str, bytes)):
         text = _text(query, "string")
         return parse_qsl(text, keep_blank_values=True)
