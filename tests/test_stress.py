@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import json
 import os
+import shutil
 import signal
 import subprocess
 import sys
@@ -611,3 +612,44 @@ def test_an_answer_in_flight_when_the_account_closes_is_not_stored(live_sim, tmp
     (tmp_path / "token.txt").write_text("their-token-0123456789\n0\nPENDING\n")
     account._adopt_answer(answer, expected=token)
     assert TokenStore(tmp_path).load().token == "their-token-0123456789"
+
+
+# --- issue 18 (on the way): scratch token folders of killed kernels ---------------------------
+
+SCRATCH_MAKER = """
+import sys, webull_nb
+from webull_nb.simulator import Simulator
+sim = Simulator().start()
+panel = webull_nb.panel(simulator=sim)
+print(panel.session.store.directory, flush=True)
+sys.stdin.readline()
+"""
+
+
+def test_scratch_token_folders_of_killed_kernels_go_on_the_next_start() -> None:
+    def start() -> tuple[subprocess.Popen[str], Path]:
+        proc = subprocess.Popen(
+            [sys.executable, "-c", SCRATCH_MAKER],
+            stdin=subprocess.PIPE,
+            stdout=subprocess.PIPE,
+            text=True,
+            env={**os.environ, "PYTHONPATH": str(REPO)},
+        )
+        return proc, Path(proc.stdout.readline().strip())
+
+    killed, left = start()
+    alive, kept = start()
+    try:
+        killed.kill()  # as a front end kills a kernel: no finalizer runs
+        killed.wait()
+        assert left.is_dir()
+        newcomer, fresh = start()
+        newcomer.kill()
+        newcomer.wait()
+        assert not left.exists()  # the killed kernel's folder went on this start
+        assert kept.is_dir()  # a running kernel's folder stays
+    finally:
+        alive.kill()
+        alive.wait()
+    for folder in (kept, fresh):
+        shutil.rmtree(folder, ignore_errors=True)

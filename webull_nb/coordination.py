@@ -94,6 +94,18 @@ def process_gone(pid: object) -> bool:
     return state in (["Z"], ["X"])
 
 
+def _pid_namespace() -> str:
+    try:
+        return str(os.stat("/proc/self/ns/pid").st_ino)
+    except OSError:
+        return "0"
+
+
+#: Names this host's boot and this process's pid namespace: a pid means one process only
+#: among names that carry the same tag (containers on one host share a boot, not pids).
+PROCESS_TAG = f"{_HOST.replace('-', '')[:12]}.{_pid_namespace()}"
+
+
 def lock_holder(path: Path) -> tuple[int, str] | None:
     """(pid, state) of the process holding an OS lock on ``path``, where the OS tells (Linux)."""
     try:

@@ -56,7 +56,9 @@ import contextlib
 import html
 import logging
 import math
+import os
 import shutil
+import stat
 import sys
 import tempfile
 import threading
@@ -639,6 +641,32 @@ class TokenPanel(anywidget.AnyWidget):
         return f"<TokenPanel {self.session.status_line()}>"
 
 
+_SCRATCH_PREFIX = "webull-nb-simulator-tokens-"
+
+
+def _scratch_token_dir() -> str:
+    """A new scratch token folder, after removing those of processes that are gone.
+
+    A folder goes with its session; but a kernel killed by its front end runs no
+    finalizer, so each name carries its process (``PROCESS_TAG`` and pid) and the next
+    start removes the folders of processes that no longer exist.
+    """
+    from .coordination import PROCESS_TAG, process_gone
+
+    base = Path(tempfile.gettempdir())
+    mine = f"{_SCRATCH_PREFIX}{PROCESS_TAG}-"
+    with contextlib.suppress(OSError):
+        for entry in base.iterdir():
+            pid_text = entry.name[len(mine) :].split("-", 1)[0]
+            if not entry.name.startswith(mine) or not pid_text.isdigit():
+                continue
+            info = entry.lstat()
+            own = stat.S_ISDIR(info.st_mode) and info.st_uid == os.getuid()
+            if own and process_gone(int(pid_text)):
+                shutil.rmtree(entry, ignore_errors=True)
+    return tempfile.mkdtemp(prefix=f"{mine}{os.getpid()}-")
+
+
 def panel(
     session: Session | None = None, *, simulator: Any = None, **session_kwargs: Any
 ) -> TokenPanel:
@@ -658,7 +686,7 @@ def panel(
             if not isinstance(simulator, str) and "token_dir" not in session_kwargs:
                 # An in-process simulator forgets its tokens when it stops: keep them out
                 # of the user's real token store, in a folder that goes with the session.
-                scratch = tempfile.mkdtemp(prefix="webull-nb-simulator-tokens-")
+                scratch = _scratch_token_dir()
                 session_kwargs["token_dir"] = scratch
             session = Session(key, secret, **session_kwargs)
             if scratch is not None:
