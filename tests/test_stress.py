@@ -653,3 +653,26 @@ def test_scratch_token_folders_of_killed_kernels_go_on_the_next_start() -> None:
         alive.wait()
     for folder in (kept, fresh):
         shutil.rmtree(folder, ignore_errors=True)
+
+
+def test_an_unshared_budget_holds_across_threads(tmp_path) -> None:
+    from webull_nb.coordination import AccountLock
+
+    (tmp_path / LEDGER_FILE).mkdir()  # the file cannot be written: the budget is in memory
+    ledger = RateLedger(TokenStore(tmp_path), AccountLock(tmp_path))
+    granted: list[float] = []
+    barrier = threading.Barrier(24)
+
+    def take() -> None:
+        barrier.wait()
+        for _ in range(3):
+            ledger.timing("check")  # readers beside the writers
+            if ledger.try_acquire("check") == 0:
+                granted.append(1)
+
+    threads = [threading.Thread(target=take) for _ in range(24)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert len(granted) == 10 and "no longer shared" in ledger.problem

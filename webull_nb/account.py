@@ -465,12 +465,14 @@ class Account:
         owner = uuid.uuid4().hex
         limiter = self.client.check_limiter
         waiting = getattr(limiter, "waiting_as", None)
+        queued = False
         try:
             while True:
                 try:
                     with waiting(owner) if waiting else contextlib.nullcontext():
                         info = self._send_check(token)
                 except RateLimitError as exc:
+                    queued = queued or exc.http_status is None
                     left = give_up - time.monotonic()
                     if exc.http_status is not None or left <= 0 or exc.retry_after > left:
                         raise
@@ -478,7 +480,8 @@ class Account:
                     continue
                 return self._adopt_answer(info, expected=token)
         finally:
-            self.ledger.leave_queue("check", owner)
+            if queued:  # a place in line that is no longer needed goes at once
+                self.ledger.leave_queue("check", owner)
 
     def _send_check(self, token: Secret) -> TokenInfo:
         sent = True

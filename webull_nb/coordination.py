@@ -301,9 +301,8 @@ class RateLedger:
         )
         # Our own slots count even when the file lost them (it could not be written); the
         # ones it holds count once.
-        recent = sorted((shared | Counter(self._local.get(kind, []))).elements())
-        self._local[kind] = [v for v in self._local.get(kind, []) if v > now - self.period]
-        return recent
+        mine = Counter(v for v in self._local.get(kind, []) if v > now - self.period)
+        return sorted((shared | mine).elements())
 
     def _queue(self, data: dict[str, Any], kind: str, now: float) -> list[list[Any]]:
         """The live waiters for ``kind``, oldest first: [since, owner, pid, until]."""
@@ -348,7 +347,9 @@ class RateLedger:
                 if mine is not None:
                     queue.remove(mine)
                 recent.append(now)
-                self._local.setdefault(kind, []).append(now)
+                # Pruned and extended under the lock only: no thread loses another's slot.
+                kept = [v for v in self._local.get(kind, []) if v > now - self.period]
+                self._local[kind] = [*kept, now]
             elif owner is not None:
                 if mine is None:
                     mine = [now, owner, os.getpid(), 0.0]
