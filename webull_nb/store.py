@@ -117,7 +117,11 @@ def _datetime_to_ms(value: datetime | None) -> int:
 
 
 class UnsafeFileError(OSError):
-    """A store file that is not a small regular file (a FIFO, a device, a link, huge)."""
+    """A store file that is not a small regular file: ``kind`` is link, special or size."""
+
+    def __init__(self, kind: str, message: str) -> None:
+        super().__init__(message)
+        self.kind = kind
 
 
 _SAFE_OPEN = (
@@ -141,14 +145,14 @@ def read_small_file(path: Path, limit: int) -> tuple[bytes, os.stat_result] | No
         return None
     except OSError as exc:
         if os.path.islink(path):
-            raise UnsafeFileError("it is a symbolic link") from exc
+            raise UnsafeFileError("link", "it is a symbolic link") from exc
         raise
     try:
         info = os.fstat(fd)
         if not stat.S_ISREG(info.st_mode):
-            raise UnsafeFileError("it is not a regular file")
+            raise UnsafeFileError("special", "it is not a regular file")
         if info.st_size > limit:
-            raise UnsafeFileError(f"it is {info.st_size} bytes, far too large")
+            raise UnsafeFileError("size", f"it is {info.st_size} bytes, far too large")
         chunks: list[bytes] = []
         left = limit + 1
         while left > 0:
@@ -159,7 +163,7 @@ def read_small_file(path: Path, limit: int) -> tuple[bytes, os.stat_result] | No
             left -= len(chunk)
         data = b"".join(chunks)
         if len(data) > limit:
-            raise UnsafeFileError("it grew past its size limit while being read")
+            raise UnsafeFileError("size", "it grew past its size limit while being read")
         return data, info
     finally:
         os.close(fd)
@@ -243,10 +247,10 @@ class TokenStore:
         try:
             return read_small_file(self.path, MAX_FILE_BYTES)
         except UnsafeFileError as exc:
-            if "link" in str(exc):
+            if exc.kind == "link":
                 # A link could make the store read, and later replace, some unrelated file.
                 self._corrupt("is a symbolic link")
-            elif "regular" in str(exc):
+            elif exc.kind == "special":
                 self._report(
                     f"cannot read the token file {self.path}: it is not a regular file; "
                     "move it away so a token can be stored"
