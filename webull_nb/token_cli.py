@@ -35,6 +35,7 @@ from .errors import (
     mask_token,
 )
 from .status import IDLE_WARNING_DAYS
+from .waiting import format_countdown
 
 if TYPE_CHECKING:
     from .session import Session
@@ -251,9 +252,10 @@ def _span(seconds: float) -> str:
     return f"{minutes} min"
 
 
-def _clock(seconds: float) -> str:
-    seconds = max(0, int(seconds + 0.999))
-    return f"{seconds // 60}:{seconds % 60:02d}"
+def _within(session: Session) -> str:
+    """' within m:ss' while the token awaits approval, else empty."""
+    left = session.seconds_left()
+    return f" within {format_countdown(left)}" if left is not None else ""
 
 
 def _utc_text(when: datetime) -> str:
@@ -283,8 +285,7 @@ def _advise(session: Session, args: argparse.Namespace) -> None:
     if status == "NONE":
         _say(f"There is no token here yet: run `{create}`.")
     elif status == "PENDING":
-        left = session.seconds_left()
-        within = f" within {_clock(left)}" if left is not None else ""
+        within = _within(session)
         _say(
             f"The token waits for approval in the Webull App{within}. To wait for it here: "
             f"`{command_line(args, 'create', '--wait', '300')}` (it joins this token: no new "
@@ -320,7 +321,9 @@ def _report(session: Session, args: argparse.Namespace, **extra: Any) -> int:
                 "each use restarts the 15-day clock)"
             )
         if "seconds_left" in facts:
-            lines.append(f"approve within {_clock(facts['seconds_left'])} in the Webull App")
+            lines.append(
+                f"approve within {format_countdown(facts['seconds_left'])} in the Webull App"
+            )
         lines.append(f"token dir: {facts['token_dir']}")
         print("\n".join(lines), flush=True)
     if days is not None and idle_left is not None and days < IDLE_WARNING_DAYS:
@@ -343,7 +346,8 @@ def _countdown(session: Session, stop: threading.Event) -> None:
     while True:
         left = session.seconds_left()
         text = (
-            f"waiting for approval in the Webull App: {_clock(left)} left (Ctrl-C stops waiting)"
+            f"waiting for approval in the Webull App: {format_countdown(left)} left "
+            "(Ctrl-C stops waiting)"
             if left is not None
             else f"token {session.status}"
         )
@@ -396,13 +400,12 @@ def _create(session: Session, args: argparse.Namespace) -> int:
     status = session.create_token()
     if status == "PENDING":
         joined = before is not None and before == session.token_hint
-        left = session.seconds_left()
         opening = (
             "Joined the token already waiting for approval (no new SMS)"
             if joined
             else "Webull has sent a verification to the phone of this account"
         )
-        within = f" within {_clock(left)}" if left is not None else ""
+        within = _within(session)
         _say(
             f"{opening}: token {session.token_hint}.\n"
             "On the phone: open the Webull App (latest version, notifications on) and approve "
@@ -580,8 +583,7 @@ def _interrupted(session: Session | None, args: argparse.Namespace) -> None:
         return
     status = session.status
     if status == "PENDING":
-        left = session.seconds_left()
-        within = f" within {_clock(left)}" if left is not None else ""
+        within = _within(session)
         again = command_line(args, "create", "--wait", "300")
         _say(
             f"\nInterrupted: this command stops checking, and the token {session.token_hint} "
