@@ -35,9 +35,9 @@ def _isolated_env(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
 @pytest.fixture(autouse=True)
 def _fresh_rate_limiters() -> None:
     """Rate limiters are process-wide per app key; give every test its own."""
-    from webull_nb import client
+    from webull_nb.http.ratelimit import forget_limiters
 
-    client._LIMITERS.clear()
+    forget_limiters()
 
 
 @pytest.fixture

@@ -21,8 +21,8 @@ from helpers import Canned, FaultServer
 
 from webull_nb.errors import RateLimitError
 from webull_nb.session import Session
+from webull_nb.shared.files.store import StoredToken, TokenStore
 from webull_nb.simulator import Simulator
-from webull_nb.store import StoredToken, TokenStore
 
 WORKER = Path(__file__).parent / "account_worker.py"
 
@@ -285,8 +285,8 @@ def test_a_failure_about_a_forgotten_token_is_dropped(tmp_path) -> None:
 
 def test_a_late_pending_answer_never_overrides_normal(live_sim, tmp_path) -> None:
     # The poller's check (PENDING) can return after a manual check already saw NORMAL.
-    from webull_nb.client import TokenInfo
-    from webull_nb.status import TokenStatus
+    from webull_nb.core.status import TokenStatus
+    from webull_nb.core.tokens import TokenInfo
 
     session = Session(
         live_sim.app_key, live_sim.app_secret, endpoint=live_sim.url, token_dir=tmp_path

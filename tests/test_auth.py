@@ -65,3 +65,24 @@ def test_session_get_never_follows_a_redirect(tmp_path) -> None:
                 session.close()
         assert response is None or response.status_code == 302
         assert elsewhere.received == []
+
+
+def test_what_a_repr_masks_is_what_a_redirect_drops(normal_session) -> None:
+    # The two checks once disagreed: a repr showed x-signature-nonce whole while a redirect
+    # dropped it. One rule now decides both, for every header a signed request carries.
+    from webull_nb.http.wire import SignedHeaders, is_secret_header
+
+    headers = normal_session.headers("GET", "/openapi/x")
+    shown = repr(SignedHeaders(headers))
+    with FaultServer([Canned(200, {"ok": True})]) as elsewhere:
+        moved = Canned(302, b"", {"Location": elsewhere.url + "/stolen"})
+        with FaultServer([moved]) as api:
+            requests.get(api.url + "/openapi/x", auth=normal_session.auth, timeout=5)
+        forwarded = elsewhere.received[0]["headers"]
+    for name, value in headers.items():
+        masked = value not in shown
+        dropped = name.lower() not in forwarded
+        assert masked == dropped == is_secret_header(name), name
+    assert {"x-access-token", "x-signature", "x-signature-nonce"} <= {
+        name.lower() for name in headers if is_secret_header(name)
+    }

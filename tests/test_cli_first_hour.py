@@ -16,16 +16,16 @@ from pathlib import Path
 import pytest
 import requests
 
-from webull_nb.endpoints import EndpointError, resolve
-from webull_nb.simulator import ManualClock, Simulator
-from webull_nb.store import StoredToken, TokenStore
-from webull_nb.token_cli import (
+from webull_nb.cli.token import (
     EXIT_ACTION,
     EXIT_ERROR,
     EXIT_INTERRUPTED,
     EXIT_OK,
     EXIT_USAGE,
 )
+from webull_nb.endpoints import EndpointError, resolve
+from webull_nb.shared.files.store import StoredToken, TokenStore
+from webull_nb.simulator import ManualClock, Simulator
 
 ROOT = Path(__file__).resolve().parent.parent
 NOWHERE = "http://127.0.0.1:9"  # for actions that read the store only: nothing listens here

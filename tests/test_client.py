@@ -11,7 +11,8 @@ from helpers import Canned, FaultServer
 from hypothesis import given
 from hypothesis import strategies as st
 
-from webull_nb.client import Client, RateLimiter, TokenInfo, TokenStatus
+from webull_nb.client import Client, RateLimiter, TokenStatus
+from webull_nb.core.tokens import TokenInfo
 from webull_nb.errors import (
     AuthenticationError,
     ClockSkewError,
@@ -178,7 +179,7 @@ def test_clock_skew_error_says_how_far_off() -> None:
     ],
 )
 def test_skew_descriptions(skew, text) -> None:
-    from webull_nb.client import _describe_skew
+    from webull_nb.http.errormap import describe_skew as _describe_skew
 
     assert _describe_skew(skew) == f"your clock is {text} the server"
 

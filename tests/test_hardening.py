@@ -173,7 +173,7 @@ def test_session_suggests_the_right_name(kwargs: dict, message: str) -> None:
 
 
 def test_magic_with_a_bad_environment_prints_one_usage_line(capsys) -> None:
-    from webull_nb.magics import webull_magic
+    from webull_nb.ui.magics import webull_magic
 
     assert webull_magic("--env test") is None
     assert webull_magic("--no-such-flag") is None
@@ -351,7 +351,7 @@ def test_cli_warns_when_the_control_plane_leaves_the_machine(
 def test_headless_demo_without_the_lab_extra_says_what_to_install(
     missing, monkeypatch, capsys
 ) -> None:
-    from webull_nb import cli
+    from webull_nb.cli import main as cli
 
     monkeypatch.setitem(sys.modules, missing, None)  # makes "import nbformat" fail
     started = []

@@ -18,10 +18,10 @@ from ipywidgets.widgets import widget as ipywidget
 
 import webull_nb
 from webull_nb.errors import StoreError
-from webull_nb.panel import NEW_CODE_QUIET, STATIC, TokenPanel, render_html, view_state
 from webull_nb.session import Session
 from webull_nb.simulator import Simulator
 from webull_nb.simulator.phone import SimulatedPhone
+from webull_nb.ui.panel import NEW_CODE_QUIET, STATIC, TokenPanel, render_html, view_state
 
 SECRET = "s3cret-value-that-must-never-leak"
 
@@ -67,10 +67,10 @@ def saved(panel: TokenPanel) -> str:
     return json.dumps([panel.get_state(), panel.layout.get_state()], default=str)
 
 
-def test_panel_is_the_callable_module_and_importing_the_package_loads_no_widgets() -> None:
-    import webull_nb.panel as module
+def test_panel_is_a_function_and_importing_the_package_loads_no_widgets() -> None:
+    import webull_nb.ui.panel as module
 
-    assert webull_nb.panel is module and callable(webull_nb.panel)
+    assert webull_nb.panel is module.panel
     code = (
         "import sys, webull_nb; "
         "assert not {'ipywidgets', 'anywidget'} & set(sys.modules), 'widgets loaded at import'"
@@ -502,7 +502,7 @@ def test_phone_over_the_control_plane(sim) -> None:
 
 
 def test_magic_shows_a_panel_with_a_phone(clock) -> None:
-    from webull_nb.magics import webull_magic
+    from webull_nb.ui.magics import webull_magic
 
     panel = webull_magic("--env uat --region hk --simulator")
     assert isinstance(panel, TokenPanel)

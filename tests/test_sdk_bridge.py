@@ -18,9 +18,8 @@ from webull.core import request as sdk_request
 from webull.core.http import protocol_type
 from webull.trade.trade_client import TradeClient
 
-from webull_nb import sdk
 from webull_nb.errors import TokenStateError
-from webull_nb.session import Session
+from webull_nb.session import Session, sdk
 from webull_nb.simulator import Simulator
 
 
@@ -41,7 +40,7 @@ SDK_SCRIPT = """
 import json, sys, time
 from webull_nb.session import Session
 from webull_nb.simulator import Simulator
-from webull_nb import sdk
+from webull_nb.session import sdk
 from webull.trade.trade_client import TradeClient
 from webull.data.data_client import DataClient
 
@@ -168,7 +167,7 @@ def test_without_the_sdk_the_error_names_the_extra(sim, tmp_path, monkeypatch) -
 def test_importing_webull_nb_does_not_import_the_sdk() -> None:
     code = textwrap.dedent(
         """
-        import sys, webull_nb, webull_nb.sdk
+        import sys, webull_nb, webull_nb.session.sdk
         print(any(name.startswith("webull.") or name == "webull" for name in sys.modules))
         """
     )

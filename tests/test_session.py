@@ -22,8 +22,8 @@ from webull_nb.errors import (
     WebullError,
 )
 from webull_nb.session import Session, current
+from webull_nb.shared.files.store import StoredToken, TokenStore
 from webull_nb.simulator import Simulator
-from webull_nb.store import StoredToken, TokenStore
 
 SECRET = "s3cret-value-that-must-never-leak"
 
@@ -364,7 +364,7 @@ def test_uat_headers_need_no_token(clock, sessions) -> None:
 
 
 def test_current_without_session_is_a_clear_error(monkeypatch) -> None:
-    monkeypatch.setattr("webull_nb.session._current", None)
+    monkeypatch.setattr("webull_nb.session.session._current", None)
     with pytest.raises(LookupError, match=r"webull_nb.panel\(\)"):
         current()
 

@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from webull_nb.store import StoredToken, TokenStore, default_token_dir
+from webull_nb.shared.files.store import StoredToken, TokenStore, default_token_dir
 
 WHEN = datetime(2026, 12, 1, tzinfo=timezone.utc)
 GOOD = StoredToken("good-token-0123456789", WHEN, "NORMAL", created=WHEN, last_used=WHEN)
@@ -79,7 +79,7 @@ def test_a_failed_write_leaves_the_old_file(tmp_path: Path, monkeypatch) -> None
 def test_corrupt_file_is_reported_once_and_treated_as_none(tmp_path, caplog, content) -> None:
     store = TokenStore(tmp_path)
     store.path.write_bytes(content)
-    with caplog.at_level(logging.WARNING, logger="webull_nb.store"):
+    with caplog.at_level(logging.WARNING, logger="webull_nb.shared.files.store"):
         assert store.load() is None
         assert store.load() is None
     assert "token file" in store.problem

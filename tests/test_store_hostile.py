@@ -15,8 +15,8 @@ from pathlib import Path
 import pytest
 
 from webull_nb.session import Session
+from webull_nb.shared.files.store import TokenStore, fingerprint
 from webull_nb.simulator import Simulator
-from webull_nb.store import TokenStore, fingerprint
 
 GOOD_TOKEN = "stored-token-0123456789abcdef"
 FUTURE_MS = str(int((time.time() + 86400) * 1000))
@@ -178,8 +178,8 @@ KILLED_WRITER = """
 import sys, time
 from datetime import datetime, timezone
 from pathlib import Path
-from webull_nb.coordination import AccountLock
-from webull_nb.store import StoredToken, TokenStore
+from webull_nb.shared.files.coordination import AccountLock
+from webull_nb.shared.files.store import StoredToken, TokenStore
 store = TokenStore(sys.argv[1])
 lock = AccountLock(store.directory)
 print("ready", flush=True)

@@ -22,11 +22,11 @@ from pathlib import Path
 import pytest
 from test_account import Worker, approve, most_in_any_window, server_calls, start_together
 
-from webull_nb.coordination import LEDGER_FILE, RateLedger, host_clock_id
 from webull_nb.errors import RateLimitError, StoreError
 from webull_nb.session import Session
+from webull_nb.shared.files.coordination import LEDGER_FILE, RateLedger, host_clock_id
+from webull_nb.shared.files.store import StoredToken, TokenStore
 from webull_nb.simulator import Simulator
-from webull_nb.store import StoredToken, TokenStore
 
 REPO = Path(__file__).parent.parent
 
@@ -136,7 +136,7 @@ def test_callers_that_wait_for_a_check_all_get_their_turn(live_sim, tmp_path) ->
 def test_waiters_are_served_oldest_first(tmp_path) -> None:
     now = [1000.0]
     store = TokenStore(tmp_path)
-    from webull_nb.coordination import AccountLock
+    from webull_nb.shared.files.coordination import AccountLock
 
     ledger = RateLedger(store, AccountLock(tmp_path), limit=2, period=10, clock=lambda: now[0])
     assert ledger.try_acquire("check") == 0
@@ -159,7 +159,7 @@ def test_waiters_are_served_oldest_first(tmp_path) -> None:
 LOCK_HOLDER = """
 import os, signal, sys
 from pathlib import Path
-from webull_nb.coordination import AccountLock
+from webull_nb.shared.files.coordination import AccountLock
 with AccountLock(Path(sys.argv[1])).hold():
     print("holding", flush=True)
     os.kill(os.getpid(), signal.SIGSTOP)
@@ -305,7 +305,7 @@ def write_lease(token_dir: Path, pid: int, seconds: float) -> None:
 
 
 def test_a_lease_of_a_dead_process_is_free_at_once(tmp_path) -> None:
-    from webull_nb.coordination import AccountLock
+    from webull_nb.shared.files.coordination import AccountLock
 
     ledger = RateLedger(TokenStore(tmp_path), AccountLock(tmp_path))
     gone = subprocess.Popen([sys.executable, "-c", "pass"])
@@ -548,7 +548,7 @@ def test_the_panels_create_on_an_unwritable_directory_sends_no_sms(live_sim, tmp
 
 @pytest.mark.skipif(not sys.platform.startswith("linux"), reason="inotify is Linux's")
 def test_the_store_watcher_wakes_on_a_change_not_on_a_timer(tmp_path) -> None:
-    from webull_nb.coordination import DirectoryEvents, StoreWatcher
+    from webull_nb.shared.files.coordination import DirectoryEvents, StoreWatcher
 
     events = DirectoryEvents.open()
     assert events is not None
@@ -656,7 +656,7 @@ def test_scratch_token_folders_of_killed_kernels_go_on_the_next_start() -> None:
 
 
 def test_an_unshared_budget_holds_across_threads(tmp_path) -> None:
-    from webull_nb.coordination import AccountLock
+    from webull_nb.shared.files.coordination import AccountLock
 
     (tmp_path / LEDGER_FILE).mkdir()  # the file cannot be written: the budget is in memory
     ledger = RateLedger(TokenStore(tmp_path), AccountLock(tmp_path))

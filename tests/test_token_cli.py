@@ -14,7 +14,7 @@ from pathlib import Path
 import requests
 from helpers import start_simulator
 
-from webull_nb.store import StoredToken, TokenStore
+from webull_nb.shared.files.store import StoredToken, TokenStore
 
 ACTION_NEEDED = 2
 

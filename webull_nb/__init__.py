@@ -8,22 +8,22 @@ from typing import Any as _Any
 
 __version__ = "0.1.0"
 
-# public name -> submodule that defines it; resolved lazily by __getattr__ (PEP 562).
+# public name -> module that defines it; resolved lazily by __getattr__ (PEP 562).
 _LAZY: dict[str, str] = {
-    "sign": "signing",
-    "canonical_string": "signing",
-    "Endpoint": "endpoints",
-    "resolve_endpoint": "endpoints",
-    "Client": "client",
-    "TokenInfo": "client",
-    "TokenStatus": "status",
-    "WebullError": "errors",
-    "TokenStore": "store",
-    "Session": "session",
-    "current": "session",
+    "sign": "core.signing",
+    "canonical_string": "core.signing",
+    "Endpoint": "core.endpoints",
+    "resolve_endpoint": "core.endpoints",
+    "TokenStatus": "core.status",
+    "WebullError": "core.errors",
+    "Client": "http.client",
+    "TokenInfo": "core.tokens",
+    "TokenStore": "shared.files.store",
+    "Session": "session.session",
+    "current": "session.session",
     "Simulator": "simulator",
-    "panel": "panel",
-    "load_ipython_extension": "magics",
+    "panel": "ui.panel",
+    "load_ipython_extension": "ui.magics",
 }
 _ALIASES = {"resolve_endpoint": "resolve"}
 
@@ -31,13 +31,12 @@ __all__ = ["__version__", *_LAZY]
 
 
 def __getattr__(name: str) -> _Any:
-    """Load a public name from its submodule on first access."""
+    """Load a public name from its module on first access."""
     module_name = _LAZY.get(name)
     if module_name is None:
         raise AttributeError(f"module 'webull_nb' has no attribute {name!r}")
     module = _importlib.import_module(f".{module_name}", __name__)
-    # webull_nb.panel is the module itself, which is callable: panel(...) builds a panel.
-    value = module if name == module_name else getattr(module, _ALIASES.get(name, name))
+    value = getattr(module, _ALIASES.get(name, name))
     globals()[name] = value
     return value
 

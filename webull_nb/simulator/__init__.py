@@ -27,9 +27,9 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 from urllib.parse import parse_qsl, unquote, urlsplit
 
-from .. import signing
-from ..endpoints import API_PROFILES, CONFIG_PATH
-from . import data
+from webull_nb.core import signing
+from webull_nb.core.endpoints import API_PROFILES, CONFIG_PATH
+from webull_nb.simulator import data
 
 __all__ = [
     "DEMO_APP_KEY",

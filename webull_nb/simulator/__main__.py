@@ -8,7 +8,7 @@ import signal
 import sys
 import threading
 
-from . import DEMO_APP_KEY, DEMO_APP_SECRET, Simulator
+from webull_nb.simulator import DEMO_APP_KEY, DEMO_APP_SECRET, Simulator
 
 
 def build_parser() -> argparse.ArgumentParser:

@@ -14,7 +14,7 @@ from typing import Any
 
 import requests
 
-from . import DEMO_APP_KEY, DEMO_APP_SECRET, Simulator, SimulatorError
+from webull_nb.simulator import DEMO_APP_KEY, DEMO_APP_SECRET, Simulator, SimulatorError
 
 __all__ = ["SimulatedPhone", "simulator_credentials"]
 

@@ -15,10 +15,11 @@ from urllib.parse import parse_qsl, unquote, urljoin, urlsplit
 import requests
 from requests.auth import AuthBase
 
+from webull_nb.http.wire import TOKEN_HEADER, is_secret_header
+
 __all__ = ["Signer", "WebullAuth"]
 
 _DEFAULT_PORTS = {"http": "80", "https": "443"}
-_TOKEN_HEADER = "x-access-token"
 
 
 class Signer(Protocol):
@@ -50,11 +51,6 @@ def _host(scheme: str, netloc: str) -> str:
 def _origin(url: str) -> tuple[str, str]:
     parts = urlsplit(url)
     return parts.scheme.lower(), _host(parts.scheme, parts.netloc).lower()
-
-
-def _is_private(name: str) -> bool:
-    name = name.lower()
-    return name == _TOKEN_HEADER or name.startswith("x-signature")
 
 
 class WebullAuth(AuthBase):
@@ -95,10 +91,10 @@ class WebullAuth(AuthBase):
                 # requests copies this request's headers into the redirected one.
                 _strip_private(sent.headers)
             return
-        if 200 <= response.status_code < 300 and sent is not None and _TOKEN_HEADER in sent.headers:
+        if 200 <= response.status_code < 300 and sent is not None and TOKEN_HEADER in sent.headers:
             self.session.note_use()
 
 
 def _strip_private(headers: Mapping[str, str] | Any) -> None:
-    for name in [name for name in headers if _is_private(name)]:
+    for name in [name for name in headers if is_secret_header(name)]:
         del headers[name]

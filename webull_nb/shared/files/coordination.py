@@ -37,8 +37,8 @@ from typing import Any, Protocol
 
 import filelock
 
-from .errors import StoreError, StoreLockError
-from .store import TokenStore, read_small_file
+from webull_nb.core.errors import StoreError, StoreLockError
+from webull_nb.shared.files.store import TokenStore, read_small_file
 
 __all__ = ["AccountLock", "RateLedger", "StoreWatcher", "host_clock_id", "lock_holder", "watcher"]
 

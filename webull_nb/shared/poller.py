@@ -12,14 +12,14 @@ import threading
 import time
 from typing import Protocol
 
-from .coordination import RATE_LIMIT, RATE_PERIOD
-from .errors import (
+from webull_nb.core.errors import (
     AuthenticationError,
     InvalidTokenError,
     RateLimitError,
-    Secret,
     WebullError,
 )
+from webull_nb.core.secrets import Secret
+from webull_nb.shared.files.coordination import RATE_LIMIT, RATE_PERIOD
 
 __all__ = ["POLL_INTERVAL", "PollTarget", "Poller"]
 

@@ -16,7 +16,7 @@ if TYPE_CHECKING:
     # ``import webull_nb`` is spared about 20 ms.
     import asyncio
 
-__all__ = ["Waitable", "block", "format_countdown", "in_kernel", "until"]
+__all__ = ["Waitable", "block", "in_kernel", "until"]
 
 
 class Waitable(Protocol):
@@ -32,12 +32,6 @@ class Waitable(Protocol):
 
     def status_line(self) -> str:
         """One line of state, as a terminal shows it."""
-
-
-def format_countdown(seconds: float) -> str:
-    """Format seconds left as ``m:ss`` (never negative)."""
-    seconds = max(0, int(seconds + 0.999))
-    return f"{seconds // 60}:{seconds % 60:02d}"
 
 
 def kernel_loop() -> asyncio.AbstractEventLoop | None:

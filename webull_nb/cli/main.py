@@ -159,7 +159,8 @@ def demo(headless: bool) -> int:
 
 def main(argv: list[str] | None = None) -> int:
     """Entry point of the ``webull-nb`` console script."""
-    from . import __version__, token_cli
+    from webull_nb import __version__
+    from webull_nb.cli import token as token_cli
 
     # Usage errors exit 64, not argparse's 2, which `webull-nb token` uses for "action needed".
     parser = token_cli.ArgumentParser(prog="webull-nb")
@@ -181,7 +182,3 @@ def main(argv: list[str] | None = None) -> int:
         except KeyboardInterrupt:  # a Ctrl-C in the last instant of cleanup: no traceback
             return token_cli.EXIT_INTERRUPTED
     return demo(args.headless)
-
-
-if __name__ == "__main__":
-    sys.exit(main())

@@ -15,12 +15,13 @@ import re
 import sys
 from typing import TYPE_CHECKING, Any
 
-from .errors import CredentialsError, TokenStateError, mask_token
+from webull_nb.core.errors import CredentialsError, TokenStateError
+from webull_nb.core.secrets import mask_token
 
 if TYPE_CHECKING:
     from webull.core.client import ApiClient
 
-    from .session import Session
+    from webull_nb.session.session import Session
 
 __all__ = [
     "CHECK_DURATION",

@@ -11,14 +11,16 @@ from urllib.parse import parse_qsl
 
 import requests
 
-from .auth import WebullAuth
-from .client import Client, body_bytes
-from .errors import InvalidTokenError, Secret, TokenStateError
-from .signing import query_pairs
-from .waiting import format_countdown
+from webull_nb.core.errors import InvalidTokenError, TokenStateError
+from webull_nb.core.secrets import Secret
+from webull_nb.core.signing import query_pairs
+from webull_nb.core.timefmt import countdown
+from webull_nb.http.auth import WebullAuth
+from webull_nb.http.client import Client
+from webull_nb.http.wire import body_bytes
 
 if TYPE_CHECKING:
-    from .account import Account
+    from webull_nb.shared.account import Account
 
 __all__ = ["SignedRequests"]
 
@@ -54,7 +56,7 @@ class SignedRequests:
             "NONE": "there is no access token yet: create one (session.create_token() or the "
             "panel's Create token button) and approve it in the Webull App",
             "PENDING": "the access token is waiting for approval in the Webull App"
-            + (f" ({format_countdown(left)} left)" if left is not None else ""),
+            + (f" ({countdown(left)} left)" if left is not None else ""),
             "EXPIRED": "the access token expired before it was approved: create a new one",
             "INVALID": "the access token is no longer valid (unused for 15 days, or "
             "replaced): create a new one",

@@ -10,6 +10,10 @@ __all__ = [
     "IDLE_LIFETIME",
     "IDLE_WARNING_DAYS",
     "MAX_TOKEN_LENGTH",
+    "RATE_LIMIT",
+    "RATE_MARGIN",
+    "RATE_PERIOD",
+    "RATE_WINDOW",
     "SERVICE_STATUSES",
     "STATUSES",
     "VERIFICATION_WINDOW",
@@ -46,6 +50,14 @@ VERIFICATION_WINDOW = 300.0
 IDLE_LIFETIME = timedelta(days=15)
 #: Below this many days left on that idle clock, every view warns.
 IDLE_WARNING_DAYS = 2
+#: The service allows this many create, and as many check, requests per app key ...
+RATE_LIMIT = 10
+#: ... in any window of this many seconds.
+RATE_PERIOD = 30.0
+#: We count over a window this much longer: requests leave here earlier than they arrive
+#: there, and the margin keeps network jitter from squeezing 11 arrivals into 30 s.
+RATE_MARGIN = 0.5
+RATE_WINDOW = RATE_PERIOD + RATE_MARGIN
 
 
 # Real tokens are a few dozen characters; anything far longer is not a token, and putting

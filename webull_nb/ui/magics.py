@@ -7,8 +7,8 @@ import os
 import shlex
 from typing import Any
 
-from .endpoints import resolve
-from .errors import EndpointError
+from webull_nb.core.endpoints import resolve
+from webull_nb.core.errors import EndpointError
 
 __all__ = ["load_ipython_extension", "webull_magic"]
 
@@ -41,7 +41,7 @@ def _parser() -> argparse.ArgumentParser:
 
 def webull_magic(line: str = "") -> Any:
     """Show a token panel: ``%webull [--env uat] [--region hk] [--api v3] [--simulator]``."""
-    from . import panel as panel_module
+    from webull_nb.ui import panel as panel_module
 
     try:
         args = _parser().parse_args(shlex.split(line))
@@ -64,7 +64,7 @@ def webull_magic(line: str = "") -> Any:
     if args.endpoint:
         kwargs["endpoint"] = args.endpoint
     if args.simulator:
-        from .simulator import Simulator
+        from webull_nb.simulator import Simulator
 
         environment = args.environment or "prod"
         return panel_module.panel(simulator=Simulator(environment=environment).start(), **kwargs)

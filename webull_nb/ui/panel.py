@@ -63,7 +63,6 @@ import sys
 import tempfile
 import threading
 import time
-import types
 import uuid
 import weakref
 from collections.abc import Callable
@@ -75,10 +74,10 @@ from urllib.parse import urlsplit
 import anywidget
 import traitlets
 
-from .endpoints import API_PROFILES, ENVIRONMENTS, REGIONS
-from .errors import WebullError
-from .session import Session
-from .status import IDLE_LIFETIME, IDLE_WARNING_DAYS, VERIFICATION_WINDOW
+from webull_nb.core.endpoints import API_PROFILES, ENVIRONMENTS, REGIONS
+from webull_nb.core.errors import WebullError
+from webull_nb.core.status import IDLE_LIFETIME, IDLE_WARNING_DAYS, VERIFICATION_WINDOW
+from webull_nb.session.session import Session
 
 __all__ = ["TokenPanel", "panel", "render_html", "view_state", "where_text"]
 
@@ -651,7 +650,7 @@ def _scratch_token_dir() -> str:
     finalizer, so each name carries its process (``PROCESS_TAG`` and pid) and the next
     start removes the folders of processes that no longer exist.
     """
-    from .coordination import PROCESS_TAG, process_gone
+    from webull_nb.shared.files.coordination import PROCESS_TAG, process_gone
 
     base = Path(tempfile.gettempdir())
     mine = f"{_SCRATCH_PREFIX}{PROCESS_TAG}-"
@@ -677,7 +676,7 @@ def panel(
     """
     phone = None
     if simulator is not None:
-        from .simulator.phone import SimulatedPhone, simulator_credentials
+        from webull_nb.simulator.phone import SimulatedPhone, simulator_credentials
 
         if session is None:
             key, secret, url = simulator_credentials(simulator)
@@ -697,11 +696,3 @@ def panel(
         session = Session(credentials_later=True, **session_kwargs)
         session.activate()
     return TokenPanel(session, phone=phone)
-
-
-class _CallableModule(types.ModuleType):
-    def __call__(self, *args: Any, **kwargs: Any) -> TokenPanel:
-        return panel(*args, **kwargs)
-
-
-sys.modules[__name__].__class__ = _CallableModule

@@ -27,18 +27,13 @@ from pathlib import Path
 from types import FrameType
 from typing import TYPE_CHECKING, Any, NoReturn
 
-from .errors import (
-    AuthenticationError,
-    CredentialsError,
-    EndpointError,
-    WebullError,
-    mask_token,
-)
-from .status import IDLE_WARNING_DAYS
-from .waiting import format_countdown
+from webull_nb.core.errors import AuthenticationError, CredentialsError, EndpointError, WebullError
+from webull_nb.core.secrets import mask_token
+from webull_nb.core.status import IDLE_WARNING_DAYS
+from webull_nb.core.timefmt import countdown
 
 if TYPE_CHECKING:
-    from .session import Session
+    from webull_nb.session.session import Session
 
 __all__ = [
     "EXIT_ACTION",
@@ -220,8 +215,8 @@ def _require_directory(path: Path, what: str) -> None:
 
 
 def _open_session(args: argparse.Namespace) -> Session:
-    from .session import Session
-    from .store import TOKEN_DIR_ENV
+    from webull_nb.session.session import Session
+    from webull_nb.shared.files.store import TOKEN_DIR_ENV
 
     if args.token_dir:
         _require_directory(Path(args.token_dir).expanduser(), "--token-dir")
@@ -255,7 +250,7 @@ def _span(seconds: float) -> str:
 def _within(session: Session) -> str:
     """' within m:ss' while the token awaits approval, else empty."""
     left = session.seconds_left()
-    return f" within {format_countdown(left)}" if left is not None else ""
+    return f" within {countdown(left)}" if left is not None else ""
 
 
 def _utc_text(when: datetime) -> str:
@@ -321,9 +316,7 @@ def _report(session: Session, args: argparse.Namespace, **extra: Any) -> int:
                 "each use restarts the 15-day clock)"
             )
         if "seconds_left" in facts:
-            lines.append(
-                f"approve within {format_countdown(facts['seconds_left'])} in the Webull App"
-            )
+            lines.append(f"approve within {countdown(facts['seconds_left'])} in the Webull App")
         lines.append(f"token dir: {facts['token_dir']}")
         print("\n".join(lines), flush=True)
     if days is not None and idle_left is not None and days < IDLE_WARNING_DAYS:
@@ -346,8 +339,7 @@ def _countdown(session: Session, stop: threading.Event) -> None:
     while True:
         left = session.seconds_left()
         text = (
-            f"waiting for approval in the Webull App: {format_countdown(left)} left "
-            "(Ctrl-C stops waiting)"
+            f"waiting for approval in the Webull App: {countdown(left)} left (Ctrl-C stops waiting)"
             if left is not None
             else f"token {session.status}"
         )
@@ -455,7 +447,7 @@ def _export_target(args: argparse.Namespace) -> Path:
 
 
 def _export(session: Session, args: argparse.Namespace) -> int:
-    from .store import TokenStore
+    from webull_nb.shared.files.store import TokenStore
 
     target_dir = _export_target(args)
     store = session.store

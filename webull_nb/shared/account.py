@@ -46,25 +46,21 @@ import threading
 import time
 import uuid
 from collections.abc import Callable, Iterator
-from dataclasses import dataclass, field, replace
-from datetime import datetime, timezone
+from dataclasses import replace
+from datetime import datetime
 from pathlib import Path
 from typing import Any
 
-from . import endpoints
-from .client import Client, TokenInfo
-from .coordination import CREATE_LOCK_FILE, AccountLock, RateLedger, watcher
-from .errors import (
-    InvalidTokenError,
-    RateLimitError,
-    Secret,
-    StoreError,
-    TokenStateError,
-    mask_token,
-)
-from .poller import POLL_INTERVAL, Poller
-from .status import IDLE_LIFETIME, TokenStatus, progress, verification_deadline
-from .store import StoredToken, TokenStore
+from webull_nb.core import endpoints
+from webull_nb.core.errors import InvalidTokenError, RateLimitError, StoreError, TokenStateError
+from webull_nb.core.secrets import Secret, mask_token
+from webull_nb.core.status import TokenStatus, progress, verification_deadline
+from webull_nb.core.timefmt import utc
+from webull_nb.core.tokens import NO_TOKEN, TokenInfo, TokenState, idle_deadline
+from webull_nb.http.client import Client
+from webull_nb.shared.files.coordination import CREATE_LOCK_FILE, AccountLock, RateLedger, watcher
+from webull_nb.shared.files.store import StoredToken, TokenStore
+from webull_nb.shared.poller import POLL_INTERVAL, Poller
 
 __all__ = ["Account", "TokenState", "open_account"]
 
@@ -87,53 +83,6 @@ _STATUS_ERRORS = {
     "EXPIRED": "the token expired before it was approved: create a new one",
     "INVALID": "the token is no longer valid (unused for 15 days, or replaced): create a new one",
 }
-
-
-def _utc(epoch: float) -> datetime:
-    return datetime.fromtimestamp(epoch, tz=timezone.utc)
-
-
-def idle_deadline(expires: datetime | None, last_used: datetime | None) -> datetime | None:
-    """When a NORMAL token goes INVALID if unused: 15 days after its last known use."""
-    if last_used is not None:
-        return max(last_used + IDLE_LIFETIME, expires) if expires else last_used + IDLE_LIFETIME
-    return expires
-
-
-@dataclass(frozen=True)
-class TokenState:
-    """A snapshot of an account's token, as every view shows it (the token itself boxed)."""
-
-    status: str = TokenStatus.NONE.value
-    token: Secret | None = field(default=None, repr=False, compare=False)
-    token_hint: str = ""
-    created: datetime | None = None
-    deadline: datetime | None = None
-    expires: datetime | None = None
-    last_used: datetime | None = None
-    restored: bool = False
-    error: str = ""
-    checks_made: int = 0
-    version: int = 0
-    #: When the service last said NORMAL for this token (service time), from any process.
-    confirmed: datetime | None = None
-    #: The status is this machine's conclusion from its clock (say, INVALID after 15 idle
-    #: days), not the service's word: it is confirmed with a check before anything acts on it.
-    inferred: bool = False
-
-
-_NO_TOKEN: dict[str, Any] = dict(
-    status=TokenStatus.NONE.value,
-    token=None,
-    token_hint="",
-    created=None,
-    deadline=None,
-    expires=None,
-    last_used=None,
-    restored=False,
-    confirmed=None,
-    inferred=False,
-)
 
 
 class Account:
@@ -305,7 +254,7 @@ class Account:
     def _fields_from_store(self, stored: StoredToken | None) -> dict[str, Any]:
         problem = self.store.problem
         if stored is None:
-            return {**_NO_TOKEN, "error": problem}
+            return {**NO_TOKEN, "error": problem}
         # A token the official SDK wrote has no sidecar: its file's age is the best guess.
         fields = self._token_fields(
             stored.token,
@@ -545,7 +494,7 @@ class Account:
     def _adopt_locked(
         self, info: TokenInfo, previous: TokenState | None, problems: list[str], fresh: bool
     ) -> TokenState:
-        now = _utc(self.now())
+        now = utc(self.now())
         created = previous.created if previous else now
         last_used = previous.last_used if previous else None
         normal = info.status == TokenStatus.NORMAL
@@ -599,7 +548,7 @@ class Account:
             # The service still waits for approval, so the window is open: when it began was
             # guessed wrong (a file's age), or this clock is off. Its own expiry decides.
             later = info.expires.timestamp() if info.expires else 0.0
-            fields["deadline"] = _utc(max(later, self.now() + DEADLINE_RECHECK))
+            fields["deadline"] = utc(max(later, self.now() + DEADLINE_RECHECK))
         return fields
 
     def _persist(
@@ -634,7 +583,7 @@ class Account:
             if not problems:
                 self.store.clear()
             self._seen = self.store.signature()
-            state = self._publish(**_NO_TOKEN, error=problems[0] if problems else "")
+            state = self._publish(**NO_TOKEN, error=problems[0] if problems else "")
         self.release_lease()
         self._after(state)
 
@@ -643,14 +592,14 @@ class Account:
         now = self.now()
         with self._lock:
             token = self._state.token
-            state = self._publish(last_used=_utc(now))
+            state = self._publish(last_used=utc(now))
             touch = token is not None and now - self._last_touch >= TOUCH_EVERY
             if touch:
                 self._last_touch = now
         self._notify(state)
         if touch and token is not None:
             with contextlib.suppress(OSError, StoreError), self.lock.hold():
-                self.store.touch(token.reveal(), _utc(now), self.app_key_hint)
+                self.store.touch(token.reveal(), utc(now), self.app_key_hint)
                 with self._lock:
                     self._seen = self.store.signature()
 

@@ -20,27 +20,24 @@ import sys
 import threading
 import time
 from collections.abc import Callable
-from datetime import datetime, timezone
+from datetime import datetime
 from typing import Any
 
 import traitlets
 
-from . import endpoints, waiting
-from .account import Account, TokenState, idle_deadline, open_account, release_account
-from .auth import WebullAuth
-from .client import Client
-from .errors import (
-    CredentialsError,
-    Secret,
-    TokenStateError,
-    WebullError,
-    mask_token,
-)
-from .poller import POLL_INTERVAL
-from .signed import SignedRequests
-from .status import IDLE_WARNING_DAYS, STATUSES, VERIFICATION_WINDOW
-from .store import TokenStore
-from .waiting import format_countdown
+from webull_nb.core import endpoints
+from webull_nb.core.errors import CredentialsError, TokenStateError, WebullError
+from webull_nb.core.secrets import Secret, mask_token
+from webull_nb.core.status import IDLE_WARNING_DAYS, STATUSES, VERIFICATION_WINDOW
+from webull_nb.core.timefmt import countdown, utc
+from webull_nb.core.tokens import TokenState, idle_deadline
+from webull_nb.http.auth import WebullAuth
+from webull_nb.http.client import Client
+from webull_nb.session import waiting
+from webull_nb.session.signer import SignedRequests
+from webull_nb.shared.account import Account, open_account, release_account
+from webull_nb.shared.files.store import TokenStore
+from webull_nb.shared.poller import POLL_INTERVAL
 
 # VERIFICATION_WINDOW and format_countdown stay importable from here for the views.
 __all__ = [
@@ -50,7 +47,6 @@ __all__ = [
     "Session",
     "WebullAuth",
     "current",
-    "format_countdown",
 ]
 
 
@@ -90,10 +86,6 @@ def _boxed(secret: str | Secret | None) -> Secret:
     if isinstance(secret, Secret):
         return secret
     return Secret((secret or "").strip())
-
-
-def _utc(epoch: float) -> datetime:
-    return datetime.fromtimestamp(epoch, tz=timezone.utc)
 
 
 class Session(SignedRequests, traitlets.HasTraits):
@@ -149,7 +141,7 @@ class Session(SignedRequests, traitlets.HasTraits):
         self._clock = clock
         self.poll_interval = max(0.0, float(poll_interval))
         #: (server time, status) of every status change, oldest first: for teaching and logs.
-        self.history: list[tuple[datetime, str]] = [(_utc(clock()), "NONE")]
+        self.history: list[tuple[datetime, str]] = [(utc(clock()), "NONE")]
         region = region or _env("WEBULL_REGION") or "us"
         environment = environment or _env("WEBULL_ENVIRONMENT") or "prod"
         # Validate early so a typo fails here, not at the first request.
@@ -185,7 +177,7 @@ class Session(SignedRequests, traitlets.HasTraits):
                 return  # late news from an account this session has left, or old news
             self._mirrored_version = state.version
             if state.status != self.status:
-                self.history.append((_utc(self.now()), state.status))
+                self.history.append((utc(self.now()), state.status))
             self._set(**{name: getattr(state, name) for name in _MIRRORED})
 
     def __repr__(self) -> str:
@@ -429,7 +421,7 @@ class Session(SignedRequests, traitlets.HasTraits):
         line = f"Webull token: {self.status}"
         left = self.seconds_left()
         if left is not None:
-            line += f" | {format_countdown(left)} left to approve it in the Webull App"
+            line += f" | {countdown(left)} left to approve it in the Webull App"
         elif self.status == "NORMAL" and self.token_hint:
             line += f" | {self.token_hint}"
             idle = self.idle_days_left()
@@ -470,7 +462,7 @@ class Session(SignedRequests, traitlets.HasTraits):
         SMS; while the token is not NORMAL this raises ``TokenStateError`` rather than let
         the SDK block a cell for 5 minutes.
         """
-        from .sdk import sdk_api_client
+        from webull_nb.session.sdk import sdk_api_client
 
         return sdk_api_client(self)
 

@@ -29,8 +29,9 @@ from dataclasses import dataclass, replace
 from datetime import datetime, timezone
 from pathlib import Path
 
-from .errors import StoreError, mask_token
-from .status import MAX_TOKEN_LENGTH, SERVICE_STATUSES, progress, valid_token_text
+from webull_nb.core.errors import StoreError
+from webull_nb.core.secrets import mask_token
+from webull_nb.core.status import MAX_TOKEN_LENGTH, SERVICE_STATUSES, progress, valid_token_text
 
 __all__ = [
     "TOKEN_DIR_ENV",

@@ -1,0 +1,1 @@
+"""The ``webull-nb`` command: ``demo`` and ``token`` (``webull_nb.cli.main:main``)."""

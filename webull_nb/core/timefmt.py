@@ -1,0 +1,23 @@
+"""Time as people read it: one countdown format for every surface, UTC datetimes from epochs."""
+
+from __future__ import annotations
+
+from datetime import datetime, timezone
+
+__all__ = ["countdown", "utc", "within"]
+
+
+def countdown(seconds: float) -> str:
+    """Format seconds left as ``m:ss``, rounded up and never negative (the panel's JS agrees)."""
+    whole = max(0, int(seconds + 0.999))
+    return f"{whole // 60}:{whole % 60:02d}"
+
+
+def within(seconds: float | None) -> str:
+    """Return `` within m:ss`` for a known time left, else nothing."""
+    return f" within {countdown(seconds)}" if seconds is not None else ""
+
+
+def utc(epoch: float) -> datetime:
+    """A timezone-aware UTC datetime from epoch seconds."""
+    return datetime.fromtimestamp(epoch, tz=timezone.utc)

@@ -1,0 +1,1 @@
+"""Talking to the API: wire formats, rate limits, error mapping, the client, an auth hook."""

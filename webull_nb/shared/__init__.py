@@ -1,0 +1,1 @@
+"""One token per account, shared by every process: the storage interface, backends, poller."""

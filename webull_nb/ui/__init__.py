@@ -1,0 +1,1 @@
+"""Views: the anywidget panel and its pure view model, the IPython magics."""
