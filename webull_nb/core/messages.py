@@ -1,0 +1,167 @@
+"""Every sentence a user reads about a token's status, written once for every surface.
+
+A surface (code, the panel, a terminal, the SDK bridge) differs only in how it says to act:
+"click *Create token*", "run `webull-nb token create`", "call `session.create_token()`".
+It passes those words as ``Actions``; the sentences around them live here. Text may carry
+two light marks, ``*emphasis*`` and ```code```: ``plain()`` drops them for a terminal or an
+exception, ``html()`` renders them for the panel.
+"""
+
+from __future__ import annotations
+
+import html as _html
+import re
+from dataclasses import dataclass
+
+from webull_nb.core.status import IDLE_LIFETIME, VERIFICATION_WINDOW
+from webull_nb.core.timefmt import within
+
+__all__ = [
+    "BADGE",
+    "CODE",
+    "PANEL",
+    "PHONE_STEPS",
+    "SDK",
+    "UAT_NOTE",
+    "Actions",
+    "advice",
+    "html",
+    "meaning",
+    "not_usable",
+    "plain",
+    "terminal",
+]
+
+_WINDOW = f"{VERIFICATION_WINDOW / 60:.0f} minutes"
+_IDLE = f"{IDLE_LIFETIME.days} days"
+
+
+@dataclass(frozen=True)
+class Actions:
+    """How one surface says to act: create a token, and wait for its approval."""
+
+    #: An imperative, lower case: "click *Create token*".
+    create: str
+    #: What waiting looks like there: "this panel turns green by itself".
+    wait: str
+
+
+#: Python code in a cell or a script.
+CODE = Actions(
+    create="call `session.create_token()` (or click *Create token* in the panel)",
+    wait="`session.wait()` blocks until then",
+)
+#: The token panel.
+PANEL = Actions(create="click *Create token*", wait="this panel turns green by itself")
+#: The official SDK's clients, built on our token.
+SDK = Actions(
+    create="click *Create token* in the panel (or run `webull-nb token create`)",
+    wait="the panel shows the time left; `session.wait()` blocks until then",
+)
+
+
+def terminal(create_command: str, wait_command: str) -> Actions:
+    """The actions of a terminal, as the exact commands of this run."""
+    return Actions(
+        create=f"run `{create_command}`",
+        wait=f"to wait for it here, run `{wait_command}` (it joins this token: no new SMS)",
+    )
+
+
+#: The badge: the status in a few words (ERROR: a failure left no token at all).
+BADGE = {
+    "NONE": "NO TOKEN",
+    "PENDING": "PENDING: approve it in the Webull App",
+    "NORMAL": "NORMAL: ready",
+    "EXPIRED": "EXPIRED: not approved in time",
+    "INVALID": "INVALID: create a new token",
+    "ERROR": "ERROR",
+}
+
+_MEANING = {
+    "NONE": "there is no access token yet",
+    "PENDING": "the access token is waiting for approval in the Webull App",
+    "NORMAL": "the access token is approved: requests can use it",
+    "EXPIRED": "the access token expired before it was approved",
+    "INVALID": f"the access token is no longer valid (unused for {_IDLE}, or replaced)",
+}
+
+#: What to do on the phone while a token is PENDING.
+PHONE_STEPS = (
+    "Open the *Webull App* on the phone of this account and approve the prompt.",
+    "No prompt? In the app: *Menu → Messages → OpenAPI Notifications*, open the latest "
+    "message, tap *Check Now*, enter the *SMS code* and tap *Confirm*.",
+    "Keep the Webull App up to date; an old version may not show the prompt.",
+)
+
+#: Test (UAT) tokens skip the phone.
+UAT_NOTE = "Test (UAT) tokens need no verification: they are NORMAL at once."
+
+
+def meaning(status: str) -> str:
+    """What a status means, as a clause in lower case."""
+    return _MEANING.get(status, f"the access token is {status}")
+
+
+def _sentence(text: str) -> str:
+    return text[:1].upper() + text[1:]
+
+
+def not_usable(status: str, actions: Actions, seconds_left: float | None = None) -> str:
+    """Why a token in this status cannot sign a request, and the way on (one clause)."""
+    if status == "PENDING":
+        return f"{meaning(status)}{within(seconds_left)}: {actions.wait}"
+    if status == "NONE":
+        return f"{meaning(status)}: {actions.create} and approve it in the Webull App"
+    if status in ("EXPIRED", "INVALID"):
+        return f"{meaning(status)}: {actions.create} for a new one (a new SMS)"
+    return meaning(status)
+
+
+def advice(status: str, actions: Actions, seconds_left: float | None = None) -> str:
+    """What the user should do now, in whole sentences ("" when nothing is needed)."""
+    if status == "NONE":
+        return (
+            f"{_sentence(meaning(status))}. {_sentence(actions.create)}: Webull texts a code to "
+            f"the phone of this account, and the token must then be approved in the Webull App "
+            f"within {_WINDOW}."
+        )
+    if status == "PENDING":
+        return (
+            f"Webull has sent an SMS code: approve the token in the Webull App"
+            f"{within(seconds_left)}. {_sentence(actions.wait)}."
+        )
+    if status == "EXPIRED":
+        return (
+            f"The token EXPIRED: it was not approved in the Webull App within its {_WINDOW}, "
+            f"and can no longer be. {_sentence(actions.create)} for a new one (a new SMS)."
+        )
+    if status == "INVALID":
+        return (
+            f"The token is INVALID: Webull no longer accepts it (unused for {_IDLE}, or "
+            f"replaced). {_sentence(actions.create)} for a new one (a new SMS)."
+        )
+    return ""
+
+
+_MARKS = re.compile(r"\*([^*]+)\*|`([^`]+)`")
+
+
+def plain(text: str) -> str:
+    """The text without its marks, for a terminal, a log line or an exception."""
+    return _MARKS.sub(lambda m: m[1] or m[2], text)
+
+
+def html(text: str) -> str:
+    """The text as escaped HTML: ``*x*`` bold, ```x``` code."""
+
+    def mark(match: re.Match[str]) -> str:
+        if match[1] is not None:
+            return f"<b>{_html.escape(match[1])}</b>"
+        return f"<code>{_html.escape(match[2])}</code>"
+
+    parts, last = [], 0
+    for match in _MARKS.finditer(text):
+        parts += [_html.escape(text[last : match.start()]), mark(match)]
+        last = match.end()
+    return "".join([*parts, _html.escape(text[last:])])
