@@ -32,7 +32,7 @@ __all__ = [
     "terminal",
 ]
 
-_WINDOW = f"{VERIFICATION_WINDOW / 60:.0f} minutes"
+_MINUTES = f"{VERIFICATION_WINDOW / 60:.0f}"
 _IDLE = f"{IDLE_LIFETIME.days} days"
 
 
@@ -124,7 +124,7 @@ def advice(status: str, actions: Actions, seconds_left: float | None = None) -> 
         return (
             f"{_sentence(meaning(status))}. {_sentence(actions.create)}: Webull texts a code to "
             f"the phone of this account, and the token must then be approved in the Webull App "
-            f"within {_WINDOW}."
+            f"within {_MINUTES} minutes."
         )
     if status == "PENDING":
         return (
@@ -133,7 +133,7 @@ def advice(status: str, actions: Actions, seconds_left: float | None = None) -> 
         )
     if status == "EXPIRED":
         return (
-            f"The token EXPIRED: it was not approved in the Webull App within its {_WINDOW}, "
+            f"The token EXPIRED: it was not approved in the Webull App within its {_MINUTES}-minute window, "
             f"and can no longer be. {_sentence(actions.create)} for a new one (a new SMS)."
         )
     if status == "INVALID":
