@@ -133,8 +133,9 @@ def advice(status: str, actions: Actions, seconds_left: float | None = None) -> 
         )
     if status == "EXPIRED":
         return (
-            f"The token EXPIRED: it was not approved in the Webull App within its {_MINUTES}-minute window, "
-            f"and can no longer be. {_sentence(actions.create)} for a new one (a new SMS)."
+            "The token EXPIRED: it was not approved in the Webull App within its "
+            f"{_MINUTES}-minute window, and can no longer be. {_sentence(actions.create)} "
+            "for a new one (a new SMS)."
         )
     if status == "INVALID":
         return (
