@@ -21,7 +21,8 @@ from helpers import Canned, FaultServer
 
 from webull_nb.errors import RateLimitError
 from webull_nb.session import Session
-from webull_nb.shared.files.store import StoredToken, TokenStore
+from webull_nb.shared.files.store import TokenStore
+from webull_nb.shared.storage import StoredToken
 from webull_nb.simulator import Simulator
 
 WORKER = Path(__file__).parent / "account_worker.py"

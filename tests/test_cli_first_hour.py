@@ -24,7 +24,8 @@ from webull_nb.cli.token import (
     EXIT_USAGE,
 )
 from webull_nb.endpoints import EndpointError, resolve
-from webull_nb.shared.files.store import StoredToken, TokenStore
+from webull_nb.shared.files.store import TokenStore
+from webull_nb.shared.storage import StoredToken
 from webull_nb.simulator import ManualClock, Simulator
 
 ROOT = Path(__file__).resolve().parent.parent

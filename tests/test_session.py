@@ -22,7 +22,8 @@ from webull_nb.errors import (
     WebullError,
 )
 from webull_nb.session import Session, current
-from webull_nb.shared.files.store import StoredToken, TokenStore
+from webull_nb.shared.files.store import TokenStore
+from webull_nb.shared.storage import StoredToken
 from webull_nb.simulator import Simulator
 
 SECRET = "s3cret-value-that-must-never-leak"
@@ -134,7 +135,7 @@ def test_five_minute_window_on_a_fake_clock(sim, sessions, clock) -> None:
     session.create_token()
     clock.advance(301)
     assert session.check_token() == "EXPIRED"
-    assert "create a new one" in session.error and session.seconds_left() is None
+    assert "create a new token" in session.error and session.seconds_left() is None
 
 
 def test_fifteen_idle_days_on_a_fake_clock(sim, sessions, clock) -> None:

@@ -10,7 +10,9 @@ from pathlib import Path
 
 import pytest
 
-from webull_nb.shared.files.store import StoredToken, TokenStore, default_token_dir
+from webull_nb.shared.files.backend import choose_directory, default_token_dir
+from webull_nb.shared.files.store import TokenStore
+from webull_nb.shared.storage import StoredToken
 
 WHEN = datetime(2026, 12, 1, tzinfo=timezone.utc)
 GOOD = StoredToken("good-token-0123456789", WHEN, "NORMAL", created=WHEN, last_used=WHEN)
@@ -18,7 +20,7 @@ PENDING = StoredToken("pending-token-0123456789", WHEN, "PENDING", created=WHEN)
 
 
 def test_directory_choice(monkeypatch, tmp_path: Path) -> None:
-    default = TokenStore.for_session("key", "prod", "us").directory
+    default = choose_directory("key", "prod", "us")
     assert default == default_token_dir("key", "prod", "us")
     assert default.parent == tmp_path / "xdg-state" / "webull-nb"
     assert default.name.startswith("prod-us-") and "key" not in default.name
@@ -26,8 +28,8 @@ def test_directory_choice(monkeypatch, tmp_path: Path) -> None:
     assert default_token_dir("key", "prod", "us", "http://127.0.0.1:1") != default
     assert Path.cwd() not in default.parents
     monkeypatch.setenv("WEBULL_OPENAPI_TOKEN_DIR", str(tmp_path / "from-env"))
-    assert TokenStore.for_session("key", "prod", "us").directory == tmp_path / "from-env"
-    explicit = TokenStore.for_session("key", "prod", "us", token_dir=tmp_path / "x").directory
+    assert choose_directory("key", "prod", "us") == tmp_path / "from-env"
+    explicit = choose_directory("key", "prod", "us", token_dir=tmp_path / "x")
     assert explicit == tmp_path / "x"
 
 

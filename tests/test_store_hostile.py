@@ -15,7 +15,8 @@ from pathlib import Path
 import pytest
 
 from webull_nb.session import Session
-from webull_nb.shared.files.store import TokenStore, fingerprint
+from webull_nb.shared.files.store import TokenStore
+from webull_nb.shared.storage import fingerprint
 from webull_nb.simulator import Simulator
 
 GOOD_TOKEN = "stored-token-0123456789abcdef"
@@ -178,8 +179,9 @@ KILLED_WRITER = """
 import sys, time
 from datetime import datetime, timezone
 from pathlib import Path
-from webull_nb.shared.files.coordination import AccountLock
-from webull_nb.shared.files.store import StoredToken, TokenStore
+from webull_nb.shared.files.locks import AccountLock
+from webull_nb.shared.files.store import TokenStore
+from webull_nb.shared.storage import StoredToken
 store = TokenStore(sys.argv[1])
 lock = AccountLock(store.directory)
 print("ready", flush=True)

@@ -24,8 +24,11 @@ from test_account import Worker, approve, most_in_any_window, server_calls, star
 
 from webull_nb.errors import RateLimitError, StoreError
 from webull_nb.session import Session
-from webull_nb.shared.files.coordination import LEDGER_FILE, RateLedger, host_clock_id
-from webull_nb.shared.files.store import StoredToken, TokenStore
+from webull_nb.shared.files.backend import LEDGER_FILE, FileLedgerState, FileStorage
+from webull_nb.shared.files.store import TokenStore
+from webull_nb.shared.host import host_clock_id
+from webull_nb.shared.ledger import SharedLedger
+from webull_nb.shared.storage import StoredToken
 from webull_nb.simulator import Simulator
 
 REPO = Path(__file__).parent.parent
@@ -135,10 +138,11 @@ def test_callers_that_wait_for_a_check_all_get_their_turn(live_sim, tmp_path) ->
 
 def test_waiters_are_served_oldest_first(tmp_path) -> None:
     now = [1000.0]
-    store = TokenStore(tmp_path)
-    from webull_nb.shared.files.coordination import AccountLock
+    from webull_nb.shared.files.locks import AccountLock
 
-    ledger = RateLedger(store, AccountLock(tmp_path), limit=2, period=10, clock=lambda: now[0])
+    ledger = SharedLedger(
+        FileLedgerState(tmp_path, AccountLock(tmp_path)), limit=2, period=10, clock=lambda: now[0]
+    )
     assert ledger.try_acquire("check") == 0
     now[0] += 2
     assert ledger.try_acquire("check") == 0
@@ -159,7 +163,7 @@ def test_waiters_are_served_oldest_first(tmp_path) -> None:
 LOCK_HOLDER = """
 import os, signal, sys
 from pathlib import Path
-from webull_nb.shared.files.coordination import AccountLock
+from webull_nb.shared.files.locks import AccountLock
 with AccountLock(Path(sys.argv[1])).hold():
     print("holding", flush=True)
     os.kill(os.getpid(), signal.SIGSTOP)
@@ -305,9 +309,8 @@ def write_lease(token_dir: Path, pid: int, seconds: float) -> None:
 
 
 def test_a_lease_of_a_dead_process_is_free_at_once(tmp_path) -> None:
-    from webull_nb.shared.files.coordination import AccountLock
 
-    ledger = RateLedger(TokenStore(tmp_path), AccountLock(tmp_path))
+    ledger = FileStorage(tmp_path).ledger
     gone = subprocess.Popen([sys.executable, "-c", "pass"])
     gone.wait()
     write_lease(tmp_path, gone.pid, 90)
@@ -548,7 +551,7 @@ def test_the_panels_create_on_an_unwritable_directory_sends_no_sms(live_sim, tmp
 
 @pytest.mark.skipif(not sys.platform.startswith("linux"), reason="inotify is Linux's")
 def test_the_store_watcher_wakes_on_a_change_not_on_a_timer(tmp_path) -> None:
-    from webull_nb.shared.files.coordination import DirectoryEvents, StoreWatcher
+    from webull_nb.shared.files.watcher import DirectoryEvents, StoreWatcher
 
     events = DirectoryEvents.open()
     assert events is not None
@@ -559,9 +562,6 @@ def test_the_store_watcher_wakes_on_a_change_not_on_a_timer(tmp_path) -> None:
 
     class Target:
         seen = store.signature()
-
-        def store_directory(self) -> Path:
-            return tmp_path
 
         def current_signature(self) -> object:
             return store.signature()
@@ -577,7 +577,7 @@ def test_the_store_watcher_wakes_on_a_change_not_on_a_timer(tmp_path) -> None:
             return True
 
     target = Target()
-    watcher.add(target)
+    watcher.add(target, tmp_path)
     time.sleep(0.2)  # let the thread add its watch and go to sleep; no event says it did
     subprocess.run(
         [sys.executable, "-c", f"open({str(tmp_path / 'token.txt')!r}, 'w').write('x')"],
@@ -656,10 +656,9 @@ def test_scratch_token_folders_of_killed_kernels_go_on_the_next_start() -> None:
 
 
 def test_an_unshared_budget_holds_across_threads(tmp_path) -> None:
-    from webull_nb.shared.files.coordination import AccountLock
 
     (tmp_path / LEDGER_FILE).mkdir()  # the file cannot be written: the budget is in memory
-    ledger = RateLedger(TokenStore(tmp_path), AccountLock(tmp_path))
+    ledger = FileStorage(tmp_path).ledger
     granted: list[float] = []
     barrier = threading.Barrier(24)
 

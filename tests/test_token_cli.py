@@ -14,7 +14,8 @@ from pathlib import Path
 import requests
 from helpers import start_simulator
 
-from webull_nb.shared.files.store import StoredToken, TokenStore
+from webull_nb.shared.files.store import TokenStore
+from webull_nb.shared.storage import StoredToken
 
 ACTION_NEEDED = 2
 

@@ -12,6 +12,7 @@ from __future__ import annotations
 import html as _html
 import re
 from dataclasses import dataclass
+from datetime import datetime
 
 from webull_nb.core.status import IDLE_LIFETIME, VERIFICATION_WINDOW
 from webull_nb.core.timefmt import within
@@ -19,6 +20,8 @@ from webull_nb.core.timefmt import within
 __all__ = [
     "BADGE",
     "CODE",
+    "EXPIRED_UNCONFIRMED",
+    "NEUTRAL",
     "PANEL",
     "PHONE_STEPS",
     "SDK",
@@ -26,6 +29,7 @@ __all__ = [
     "Actions",
     "advice",
     "html",
+    "idle_passed",
     "meaning",
     "not_usable",
     "plain",
@@ -51,6 +55,8 @@ CODE = Actions(
     create="call `session.create_token()` (or click *Create token* in the panel)",
     wait="`session.wait()` blocks until then",
 )
+#: Any view: the account's own words, shown by the panel, the terminal and code alike.
+NEUTRAL = Actions(create="create a new token", wait="it turns NORMAL once approved")
 #: The token panel.
 PANEL = Actions(create="click *Create token*", wait="this panel turns green by itself")
 #: The official SDK's clients, built on our token.
@@ -114,8 +120,23 @@ def not_usable(status: str, actions: Actions, seconds_left: float | None = None)
     if status == "NONE":
         return f"{meaning(status)}: {actions.create} and approve it in the Webull App"
     if status in ("EXPIRED", "INVALID"):
-        return f"{meaning(status)}: {actions.create} for a new one (a new SMS)"
+        return f"{meaning(status)}: {actions.create} (a new SMS)"
     return meaning(status)
+
+
+#: A PENDING token whose window passed while the service could not be asked.
+EXPIRED_UNCONFIRMED = (
+    "the verification window passed and the service could not be reached to confirm it: "
+    "create a new token once it can be"
+)
+
+
+def idle_passed(until: datetime) -> str:
+    """A stored NORMAL token whose idle deadline passed (this clock's verdict, to confirm)."""
+    return (
+        f"the stored token was valid until {until:%Y-%m-%d %H:%M} UTC if unused, and that has "
+        f"passed: Webull drops tokens unused for {_IDLE}. Create a new one"
+    )
 
 
 def advice(status: str, actions: Actions, seconds_left: float | None = None) -> str:

@@ -35,9 +35,10 @@ from webull_nb.http.auth import WebullAuth
 from webull_nb.http.client import Client
 from webull_nb.session import waiting
 from webull_nb.session.signer import SignedRequests
-from webull_nb.shared.account import Account, open_account, release_account
-from webull_nb.shared.files.store import TokenStore
+from webull_nb.shared.account import Account
 from webull_nb.shared.poller import POLL_INTERVAL
+from webull_nb.shared.registry import open_account, release_account, storage_for
+from webull_nb.shared.storage import Records
 
 # VERIFICATION_WINDOW and format_countdown stay importable from here for the views.
 __all__ = [
@@ -130,7 +131,7 @@ class Session(SignedRequests, traitlets.HasTraits):
         del app_secret
         super().__init__()
         self._account: Account | None = None
-        self._store: TokenStore | None = None
+        self._store: Records | None = None
         self._mirror_lock = threading.RLock()
         self._mirrored_version = -1
         self._listener: Callable[[TokenState], None] | None = None
@@ -206,7 +207,7 @@ class Session(SignedRequests, traitlets.HasTraits):
         return self._account
 
     @property
-    def store(self) -> TokenStore | None:
+    def store(self) -> Records | None:
         """Where this session keeps its token (None until credentials are set; kept on close)."""
         return self._store
 
@@ -272,15 +273,14 @@ class Session(SignedRequests, traitlets.HasTraits):
             endpoint if endpoint is not None else self._endpoint,
         )
         self._endpoint = endpoint if endpoint is not None else self._endpoint
-        explicit = resolved.base_url if self._endpoint else None
-        store = TokenStore.for_session(
-            app_key, resolved.environment, resolved.region, self._token_dir, explicit
+        storage = storage_for(
+            app_key, resolved, self._token_dir, explicit_endpoint=bool(self._endpoint)
         )
         account = open_account(
             app_key,
             secret,
             resolved,
-            store,
+            storage,
             algorithm=self._algorithm,
             timeout=self._timeout,
             clock=self._clock,
@@ -289,7 +289,7 @@ class Session(SignedRequests, traitlets.HasTraits):
         self._leave_account()
         with self._mirror_lock:
             self._account = account
-            self._store = store
+            self._store = account.store
             self._mirrored_version = -1
         self._set(
             has_credentials=True,

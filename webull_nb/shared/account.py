@@ -48,21 +48,19 @@ import uuid
 from collections.abc import Callable, Iterator
 from dataclasses import replace
 from datetime import datetime
-from pathlib import Path
 from typing import Any
 
-from webull_nb.core import endpoints
+from webull_nb.core import messages
 from webull_nb.core.errors import InvalidTokenError, RateLimitError, StoreError, TokenStateError
 from webull_nb.core.secrets import Secret, mask_token
 from webull_nb.core.status import TokenStatus, progress, verification_deadline
 from webull_nb.core.timefmt import utc
 from webull_nb.core.tokens import NO_TOKEN, TokenInfo, TokenState, idle_deadline
 from webull_nb.http.client import Client
-from webull_nb.shared.files.coordination import CREATE_LOCK_FILE, AccountLock, RateLedger, watcher
-from webull_nb.shared.files.store import StoredToken, TokenStore
 from webull_nb.shared.poller import POLL_INTERVAL, Poller
+from webull_nb.shared.storage import Storage, StoredToken
 
-__all__ = ["Account", "TokenState", "open_account"]
+__all__ = ["Account"]
 
 log = logging.getLogger(__name__)
 
@@ -76,13 +74,6 @@ CHECK_WAIT_TIMEOUT = 95.0
 FRESH_CONFIRMATION = 60.0
 # A PENDING answer past the deadline this clock computed: look again this much later.
 DEADLINE_RECHECK = 10.0
-# Housekeeping that may be skipped when the lock is busy must not stall a start.
-HOUSEKEEPING_LOCK_TIMEOUT = 0.5
-
-_STATUS_ERRORS = {
-    "EXPIRED": "the token expired before it was approved: create a new one",
-    "INVALID": "the token is no longer valid (unused for 15 days, or replaced): create a new one",
-}
 
 
 class Account:
@@ -90,56 +81,42 @@ class Account:
 
     def __init__(
         self,
-        app_key: str,
-        app_secret: Secret,
-        endpoint: endpoints.Endpoint,
-        store: TokenStore,
+        client: Client,
+        storage: Storage,
         *,
-        algorithm: str = "HMAC-SHA1",
-        timeout: float | tuple[float, float] = (5.0, 15.0),
-        clock: Callable[[], float] = time.time,
+        app_key_hint: str = "",
         poll_interval: float = POLL_INTERVAL,
     ) -> None:
-        self.store = store
-        self.lock = AccountLock(store.directory)
-        self.create_lock = AccountLock(store.directory, CREATE_LOCK_FILE)
-        self.ledger = RateLedger(store, self.lock)
-        self.client = Client(
-            app_key,
-            app_secret,
-            endpoint=endpoint,
-            algorithm=algorithm,
-            timeout=timeout,
-            wait_for_rate_limit=False,
-            clock=clock,
-            limiters=(self.ledger.limiter("create"), self.ledger.limiter("check")),
-        )
-        self.app_key_hint = mask_token(app_key)
+        """``client`` must take its rate slots from ``storage.ledger`` (see ``registry``)."""
+        self.client = client
+        self.storage = storage
+        self.store = storage.records
+        self.lock = storage.lock
+        self.create_lock = storage.create_lock
+        self.ledger = storage.ledger
+        self.app_key_hint = app_key_hint
         self.token_check_enabled: bool | None = None
         self.closed = False
         self._lock = threading.RLock()
         self._state = TokenState()
         self._seen: object = None
         self._listeners: list[Callable[[TokenState], None]] = []
-        self._owner = uuid.uuid4().hex  # this object's name in the poll lease
         self._last_touch = -math.inf
-        self._users = 0
-        self._polling = False  # whether this account held the poll lease at its last claim
-        self._lease_until = 0.0  # monotonic time its lease runs out, as last written
-        self.poller = Poller(self, poll_interval)
-        self._remove_temp_files()
+        self.users = 0  # sessions of this process using it (``registry``)
+        self.poller = Poller(self, storage.ledger, poll_interval)
+        storage.housekeeping()
         # Until its own first answer, this process reads the service's clock as another
         # process of this host learned it, so deadlines stored in service time read right.
         self._shared_offset = self.ledger.service_offset()
         if self._shared_offset is not None:
             self.client.clock_offset = self._shared_offset
         self.reload(force=True)
-        watcher.add(self)
+        storage.watch(self)
 
     def __repr__(self) -> str:
         """Show where the token lives and its state; never the token."""
         state = self._state
-        return f"<Account {state.status} {state.token_hint or '(no token)'} in {self.store}>"
+        return f"<Account {state.status} {state.token_hint or '(no token)'} in {self.storage}>"
 
     # --- state and listeners ------------------------------------------------------------------
 
@@ -179,12 +156,7 @@ class Account:
         self._notify(state)
         if state.status == TokenStatus.PENDING:
             self.poller.ensure()
-            watcher.wake()  # the fast pace while a token is PENDING
-
-    def _remove_temp_files(self) -> None:
-        # What a killed writer left behind; skipped (till next time) while the lock is busy.
-        with contextlib.suppress(StoreError), self.lock.hold(HOUSEKEEPING_LOCK_TIMEOUT):
-            self.store.remove_temp_files()
+            self.storage.wake()  # the fast pace while a token is PENDING
 
     def coordination_problem(self) -> str:
         """Why this process no longer shares locks or budget with the others, or empty."""
@@ -202,10 +174,6 @@ class Account:
         """The store's signature when this account last read or wrote it."""
         return self._seen
 
-    def store_directory(self) -> Path:
-        """The token directory this account's files live in."""
-        return self.store.directory
-
     def current_signature(self) -> object:
         """The store's signature on disk now."""
         return self.store.signature()
@@ -213,7 +181,7 @@ class Account:
     def watch_fast(self) -> bool:
         """Whether news is expected from another process soon: PENDING, polled elsewhere."""
         # The lease holder learns the news first-hand; only the others need to look often.
-        return self._state.status == TokenStatus.PENDING and not self._polling
+        return self._state.status == TokenStatus.PENDING and not self.poller.polling
 
     def reload(self, force: bool = False) -> None:
         """Adopt what the store holds, if it changed since this account last looked."""
@@ -274,9 +242,7 @@ class Account:
             fields.update(
                 status=TokenStatus.INVALID.value,
                 inferred=True,
-                error=problem
-                or f"the stored token was valid until {idle_end:%Y-%m-%d %H:%M} UTC if unused, "
-                "and that has passed: Webull drops tokens unused for 15 days. Create a new one",
+                error=problem or messages.idle_passed(idle_end),
             )
         return fields
 
@@ -343,7 +309,7 @@ class Account:
         # A token that could not be kept would cost an SMS now and another one next time.
         self.store.ensure_writable()
         with self.create_lock.hold(timeout=CREATE_LOCK_TIMEOUT, required=True):
-            self._remove_temp_files()
+            self.storage.housekeeping()
             self.reload()
             state = self._state
             asked_to_replace = replacing is not None and replacing.matches(state.token)
@@ -523,6 +489,13 @@ class Account:
         fields = self._answer_fields(info, created, last_used, problems[0], confirmed)
         return self._publish(**fields)
 
+    @staticmethod
+    def _status_error(status: str) -> str:
+        """What an EXPIRED or INVALID answer means, for every view of the account."""
+        if status in ("EXPIRED", "INVALID"):
+            return messages.plain(messages.not_usable(status, messages.NEUTRAL))
+        return ""
+
     def _answer_fields(
         self,
         info: TokenInfo,
@@ -540,7 +513,7 @@ class Account:
             info.expires,
             last_used,
             restored=False,
-            error=problem or _STATUS_ERRORS.get(status, "") or self.coordination_problem(),
+            error=problem or self._status_error(status) or self.coordination_problem(),
             confirmed=confirmed,
         )
         deadline = fields["deadline"]
@@ -574,7 +547,7 @@ class Account:
             if not saved and not fresh:
                 return None  # the store holds another token, or none: not this answer's
         except (OSError, ValueError) as exc:
-            return f"could not save the token in {self.store.directory}: {exc}"
+            return f"could not save the token in {self.storage.where}: {exc}"
         return "" if saved else self.store.problem
 
     def forget(self) -> None:
@@ -584,7 +557,7 @@ class Account:
                 self.store.clear()
             self._seen = self.store.signature()
             state = self._publish(**NO_TOKEN, error=problems[0] if problems else "")
-        self.release_lease()
+        self.poller.release()
         self._after(state)
 
     def note_use(self) -> None:
@@ -611,33 +584,6 @@ class Account:
         if state.status != TokenStatus.PENDING or state.token is None or state.deadline is None:
             return None
         return state.token, state.deadline.timestamp() - self.now()
-
-    def claim_lease(self, duration: float) -> float:
-        """0 when this account may poll now, else the seconds another process holds the lease."""
-        now = time.monotonic()
-        if self._polling and now < self._lease_until - duration / 2:
-            return 0.0  # held, with time to spare: renewing now would only cost a file write
-        try:
-            wait = self.ledger.claim_lease(self._owner, duration)
-        except StoreError as exc:
-            pending = self.pending()
-            if pending is not None:
-                self.poll_failed(pending[0], str(exc))
-            wait = 1.0
-        self._polling = wait <= 0
-        self._lease_until = now + duration if self._polling else 0.0
-        return wait
-
-    def release_lease(self) -> None:
-        """Give up the poll lease if held."""
-        self._polling = False
-        self.ledger.release_lease(self._owner)
-
-    def check_timing(self, interval: float) -> tuple[float, float]:
-        """(seconds until a check is due, ``interval`` after the last one of any process;
-        seconds until the shared budget allows one), from one read of the ledger."""
-        since_last, wait = self.ledger.timing("check")
-        return max(0.0, interval - since_last), wait
 
     def rate_wait(self) -> float:
         """Seconds until the shared budget allows a check."""
@@ -666,8 +612,7 @@ class Account:
             status=TokenStatus.EXPIRED.value,
             deadline=None,
             inferred=True,
-            error="the verification window passed and the service could not be reached to "
-            "confirm it: create a new token once it can be",
+            error=messages.EXPIRED_UNCONFIRMED,
         )
 
     def check_soon(self) -> None:
@@ -681,50 +626,6 @@ class Account:
         """Stop polling and watching, give up the lease, close connections; the store stays."""
         self.closed = True
         self.poller.close()
-        watcher.discard(self)
-        self.release_lease()
+        self.storage.unwatch(self)
+        self.poller.release()
         self.client.close()
-
-
-_accounts: dict[tuple[object, ...], Account] = {}
-_accounts_lock = threading.Lock()
-
-
-def open_account(
-    app_key: str,
-    app_secret: Secret,
-    endpoint: endpoints.Endpoint,
-    store: TokenStore,
-    **options: Any,
-) -> Account:
-    """Return this process's ``Account`` for these credentials and store (shared, counted).
-
-    ``options`` are ``Account``'s keyword arguments; accounts differ when any of them does.
-    """
-    key = (
-        str(store.directory),
-        app_key,
-        app_secret.digest(),
-        endpoint,
-        # The clock by identity: two ManualClocks reading the same time are still two clocks.
-        tuple(sorted((name, id(v) if callable(v) else v) for name, v in options.items())),
-    )
-    with _accounts_lock:
-        account = _accounts.get(key)
-        if account is None or account.closed:
-            account = Account(app_key, app_secret, endpoint, store, **options)
-            _accounts[key] = account
-        account._users += 1
-        return account
-
-
-def release_account(account: Account) -> None:
-    """Drop one user of ``account``; the last one closes it."""
-    with _accounts_lock:
-        account._users -= 1
-        if account._users > 0:
-            return
-        for key, value in list(_accounts.items()):
-            if value is account:
-                del _accounts[key]
-    account.close()

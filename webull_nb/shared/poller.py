@@ -1,31 +1,35 @@
 """The background check of a PENDING token: one thread per account per process, and of all
 the processes that watch one token only the holder of the account's poll lease checks it.
 
-The others read its results from the store (``coordination.StoreWatcher``), so N kernels cost
-the service what one does, and if the holder dies its lease runs out and another takes over.
-It knows nothing of traitlets or widgets: it drives a ``PollTarget`` (an ``account.Account``).
+The others read its results from the store (the storage's change notification), so N kernels
+cost the service what one does, and if the holder dies its lease runs out and another takes
+over. The poller owns its lease in the account's ledger; it knows nothing of traitlets or
+widgets, and drives a ``PollTarget`` (an ``account.Account``) through four calls.
 """
 
 from __future__ import annotations
 
 import threading
 import time
+import uuid
 from typing import Protocol
 
 from webull_nb.core.errors import (
     AuthenticationError,
     InvalidTokenError,
     RateLimitError,
+    StoreError,
     WebullError,
 )
 from webull_nb.core.secrets import Secret
-from webull_nb.shared.files.coordination import RATE_LIMIT, RATE_PERIOD
+from webull_nb.core.status import RATE_LIMIT, RATE_WINDOW
+from webull_nb.shared.storage import Ledger
 
 __all__ = ["POLL_INTERVAL", "PollTarget", "Poller"]
 
 # The service allows 10 checks per 30 s; spread evenly over the ledger's window (with its
 # margin) they are 3.05 s apart, so no check ever has to wait longer to catch up.
-POLL_INTERVAL = RATE_PERIOD / RATE_LIMIT
+POLL_INTERVAL = RATE_WINDOW / RATE_LIMIT
 MAX_BACKOFF = 30.0
 # Past the deadline the service's answer decides (this clock may be wrong); only when it
 # cannot be reached for this long after the deadline is the token marked EXPIRED here.
@@ -40,15 +44,6 @@ class PollTarget(Protocol):
     def pending(self) -> tuple[Secret, float] | None:
         """The PENDING token and the seconds left in its window, or None."""
 
-    def claim_lease(self, duration: float) -> float:
-        """0 when this process may poll now, else the seconds another holds the lease."""
-
-    def release_lease(self) -> None:
-        """Give the lease up (no-op when not held)."""
-
-    def check_timing(self, interval: float) -> tuple[float, float]:
-        """(seconds until the next check is due; seconds until the shared ledger allows one)."""
-
     def poll_check(self, token: Secret) -> None:
         """Check ``token`` once and adopt the answer (dropped if the token was replaced)."""
 
@@ -62,10 +57,14 @@ class PollTarget(Protocol):
 class Poller:
     """Checks one account's PENDING token every ``interval`` seconds, within the rate limit."""
 
-    def __init__(self, target: PollTarget, interval: float = POLL_INTERVAL) -> None:
+    def __init__(self, target: PollTarget, ledger: Ledger, interval: float = POLL_INTERVAL) -> None:
         self.target = target
+        self.ledger = ledger
         self.interval = max(0.0, float(interval))
         self.lease_seconds = max(3 * self.interval, 3 * MAX_NAP)
+        self._owner = uuid.uuid4().hex  # this poller's name in the lease
+        self._polling = False  # whether it held the lease at its last claim
+        self._lease_until = 0.0  # monotonic time its lease runs out, as last written
         self._lock = threading.Lock()
         self._wake = threading.Event()
         self._urgent = False
@@ -104,6 +103,36 @@ class Poller:
         self._wake.set()
 
     @property
+    def polling(self) -> bool:
+        """Whether this poller held the lease at its last claim (it hears news first-hand)."""
+        return self._polling
+
+    def _claim(self, token: Secret) -> float:
+        """0 when this poller may check now, else the seconds another process holds the lease."""
+        now = time.monotonic()
+        if self._polling and now < self._lease_until - self.lease_seconds / 2:
+            return 0.0  # held, with time to spare: renewing now would only cost a write
+        try:
+            wait = self.ledger.claim_lease(self._owner, self.lease_seconds)
+        except StoreError as exc:
+            self.target.poll_failed(token, str(exc))
+            wait = 1.0
+        self._polling = wait <= 0
+        self._lease_until = now + self.lease_seconds if self._polling else 0.0
+        return wait
+
+    def release(self) -> None:
+        """Give up the lease if held (another process may poll at once)."""
+        self._polling = False
+        self.ledger.release_lease(self._owner)
+
+    def _timing(self) -> tuple[float, float]:
+        """(seconds until a check is due, ``interval`` after the last one of any process;
+        seconds until the shared budget allows one), from one read of the ledger."""
+        since_last, wait = self.ledger.timing("check")
+        return max(0.0, self.interval - since_last), wait
+
+    @property
     def alive(self) -> bool:
         """Whether the thread is running."""
         thread = self._thread
@@ -127,12 +156,12 @@ class Poller:
                     self.target.expire_locally(token)
                     return
                 urgent = self._urgent
-                lease_wait = self.target.claim_lease(self.lease_seconds)
+                lease_wait = self._claim(token)
                 if lease_wait > 0 and not urgent:
                     # Another process polls; the store watcher brings its results here.
                     self._nap(lease_wait + 0.05)
                     continue
-                due, allowed = self.target.check_timing(self.interval)
+                due, allowed = self._timing()
                 if urgent:
                     delay = allowed
                 else:
@@ -164,4 +193,4 @@ class Poller:
                     continue
                 failures = 0
         finally:
-            self.target.release_lease()
+            self.release()

@@ -650,7 +650,7 @@ def _scratch_token_dir() -> str:
     finalizer, so each name carries its process (``PROCESS_TAG`` and pid) and the next
     start removes the folders of processes that no longer exist.
     """
-    from webull_nb.shared.files.coordination import PROCESS_TAG, process_gone
+    from webull_nb.shared.host import PROCESS_TAG, process_gone
 
     base = Path(tempfile.gettempdir())
     mine = f"{_SCRATCH_PREFIX}{PROCESS_TAG}-"

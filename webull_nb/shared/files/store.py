@@ -15,90 +15,39 @@ every write replaces a whole file atomically.
 from __future__ import annotations
 
 import contextlib
-import hashlib
 import json
 import logging
 import math
 import os
 import re
-import stat
-import sys
 import tempfile
 import time
-from dataclasses import dataclass, replace
+from dataclasses import replace
 from datetime import datetime, timezone
 from pathlib import Path
 
 from webull_nb.core.errors import StoreError
-from webull_nb.core.secrets import mask_token
-from webull_nb.core.status import MAX_TOKEN_LENGTH, SERVICE_STATUSES, progress, valid_token_text
+from webull_nb.core.status import MAX_TOKEN_LENGTH, SERVICE_STATUSES, valid_token_text
+from webull_nb.shared.files.safeio import (
+    TEMP_PREFIX,
+    UnsafeFileError,
+    make_private_directory,
+    read_small_file,
+    remove_temp_files,
+    write_atomic,
+)
+from webull_nb.shared.storage import StoredToken, fingerprint, may_replace
 
-__all__ = [
-    "TOKEN_DIR_ENV",
-    "StoredToken",
-    "TokenStore",
-    "default_token_dir",
-    "fingerprint",
-    "read_small_file",
-    "valid_token_text",
-]
+__all__ = ["META_FILE", "TOKEN_DIR_ENV", "TOKEN_FILE", "TokenStore"]
 
 log = logging.getLogger(__name__)
 
 TOKEN_DIR_ENV = "WEBULL_OPENAPI_TOKEN_DIR"  # the official SDK's variable
 TOKEN_FILE = "token.txt"
 META_FILE = "token.meta.json"
-TEMP_PREFIX = ".tmp-"
 MAX_FILE_BYTES = 64 * 1024
 _EXPIRES_TEXT = re.compile(r"[0-9]{1,17}")
 _STATUS_NAMES = frozenset(status.value for status in SERVICE_STATUSES)
-
-
-def fingerprint(text: str) -> str:
-    """A short, one-way name for a token or app key, safe to write beside it."""
-    return hashlib.sha256(text.encode("utf-8")).hexdigest()[:32]
-
-
-@dataclass(frozen=True, repr=False)
-class StoredToken:
-    """What the store holds: the SDK's three fields plus our sidecar's."""
-
-    token: str
-    expires: datetime | None
-    status: str
-    created: datetime | None = None
-    last_used: datetime | None = None
-    #: When token.txt was last written (its mtime): the best guess of ``created`` for a
-    #: token some other program (the official SDK) wrote without a sidecar.
-    written: datetime | None = None
-    #: When the service last answered NORMAL for this token (service time): a process
-    #: starting shortly after may rely on it without a check of its own.
-    confirmed: datetime | None = None
-
-    def __repr__(self) -> str:
-        """Show the token masked."""
-        return f"StoredToken(token={mask_token(self.token)!r}, status={self.status})"
-
-
-def _user_state_dir() -> Path:
-    if sys.platform == "win32":
-        base = os.environ.get("LOCALAPPDATA") or str(Path.home() / "AppData" / "Local")
-        return Path(base) / "webull-nb"
-    if sys.platform == "darwin":
-        return Path.home() / "Library" / "Application Support" / "webull-nb"
-    base = os.environ.get("XDG_STATE_HOME") or str(Path.home() / ".local" / "state")
-    return Path(base) / "webull-nb"
-
-
-def default_token_dir(
-    app_key: str, environment: str, region: str, base_url: str | None = None
-) -> Path:
-    """Return the per-user directory for one app key, environment and region (never the CWD)."""
-    # Hashed so the directory name does not reveal the key; an explicit endpoint (such as a
-    # simulator) gets its own directory so its tokens never mix with the real service's.
-    identity = app_key if not base_url else f"{app_key}@{base_url}"
-    digest = hashlib.sha256(identity.encode("utf-8")).hexdigest()[:16]
-    return _user_state_dir() / f"{environment}-{region}-{digest}"
 
 
 def _epoch(value: object) -> datetime | None:
@@ -115,59 +64,6 @@ def _epoch(value: object) -> datetime | None:
 
 def _datetime_to_ms(value: datetime | None) -> int:
     return int(value.timestamp() * 1000) if value else 0
-
-
-class UnsafeFileError(OSError):
-    """A store file that is not a small regular file: ``kind`` is link, special or size."""
-
-    def __init__(self, kind: str, message: str) -> None:
-        super().__init__(message)
-        self.kind = kind
-
-
-_SAFE_OPEN = (
-    os.O_RDONLY
-    | getattr(os, "O_NOFOLLOW", 0)  # a link could point at /dev/zero or another user's file
-    | getattr(os, "O_NONBLOCK", 0)  # a FIFO would otherwise block the open forever
-    | getattr(os, "O_CLOEXEC", 0)
-)
-
-
-def read_small_file(path: Path, limit: int) -> tuple[bytes, os.stat_result] | None:
-    """Read a regular file of at most ``limit`` bytes; None when it does not exist.
-
-    Never follows a symbolic link, never blocks on a FIFO and never reads more than
-    ``limit + 1`` bytes, whatever was put in its place: anything else raises
-    ``UnsafeFileError`` saying what it is (other failures raise ``OSError``).
-    """
-    try:
-        fd = os.open(path, _SAFE_OPEN)
-    except FileNotFoundError:
-        return None
-    except OSError as exc:
-        if os.path.islink(path):
-            raise UnsafeFileError("link", "it is a symbolic link") from exc
-        raise
-    try:
-        info = os.fstat(fd)
-        if not stat.S_ISREG(info.st_mode):
-            raise UnsafeFileError("special", "it is not a regular file")
-        if info.st_size > limit:
-            raise UnsafeFileError("size", f"it is {info.st_size} bytes, far too large")
-        chunks: list[bytes] = []
-        left = limit + 1
-        while left > 0:
-            chunk = os.read(fd, left)
-            if not chunk:
-                break
-            chunks.append(chunk)
-            left -= len(chunk)
-        data = b"".join(chunks)
-        if len(data) > limit:
-            raise UnsafeFileError("size", "it grew past its size limit while being read")
-        return data, info
-    finally:
-        os.close(fd)
 
 
 def _stat_key(path: Path) -> tuple[int, int, int] | None:
@@ -190,21 +86,8 @@ class TokenStore:
         self.owner = owner
         self.problem = ""
         self._reported: set[str] = set()
-
-    @classmethod
-    def for_session(
-        cls,
-        app_key: str,
-        environment: str,
-        region: str,
-        token_dir: str | os.PathLike[str] | None = None,
-        base_url: str | None = None,
-    ) -> TokenStore:
-        """Pick the directory: ``token_dir``, else ``$WEBULL_OPENAPI_TOKEN_DIR``, else per user."""
-        chosen = token_dir or os.environ.get(TOKEN_DIR_ENV, "").strip() or None
-        if chosen is None:
-            chosen = default_token_dir(app_key, environment, region, base_url)
-        return cls(chosen, owner=fingerprint(app_key))
+        # The stored token's sidecar names another app key (as of the last load).
+        self._foreign = False
 
     def __repr__(self) -> str:
         """Show where tokens live."""
@@ -265,6 +148,7 @@ class TokenStore:
     def load(self) -> StoredToken | None:
         """Return the stored token, or None (a corrupt or unreadable file counts as none)."""
         self.problem = ""
+        self._foreign = False
         read = self._read_token_file()
         if read is None:
             return None
@@ -320,6 +204,7 @@ class TokenStore:
             return {}  # written for another token (say, before the SDK replaced token.txt)
         owner = value.get("app_key")
         if self.owner and isinstance(owner, str) and owner != self.owner:
+            self._foreign = True
             hint = value.get("app_key_hint")
             self._report(
                 f"the token in {self.directory} belongs to another app key "
@@ -332,15 +217,10 @@ class TokenStore:
 
     # --- writing (callers hold the account lock) ------------------------------------------------
 
-    def _make_directory(self) -> None:
-        # 0700 for a directory made here; one the user made keeps the mode they chose (the
-        # files in it are 0600 either way).
-        self.directory.mkdir(mode=0o700, parents=True, exist_ok=True)
-
     def ensure_writable(self) -> None:
         """Raise ``StoreError`` unless a token can be written here: before anything is sent."""
         try:
-            self._make_directory()
+            make_private_directory(self.directory)
             fd, probe = tempfile.mkstemp(prefix=TEMP_PREFIX, dir=self.directory)
             os.close(fd)
             with contextlib.suppress(FileNotFoundError):  # another cleaner may be faster
@@ -356,60 +236,22 @@ class TokenStore:
                 f"{TOKEN_DIR_ENV})"
             ) from None
 
-    def _write_atomic(self, path: Path, data: bytes, durable: bool = True) -> None:
-        self._make_directory()
-        # mkstemp creates the file 0600 and in the same directory, so os.replace is atomic.
-        fd, tmp = tempfile.mkstemp(prefix=TEMP_PREFIX, dir=self.directory)
-        try:
-            with os.fdopen(fd, "wb") as handle:
-                handle.write(data)
-                if durable:
-                    handle.flush()
-                    os.fsync(handle.fileno())
-            os.replace(tmp, path)
-        except BaseException:
-            with contextlib.suppress(OSError):
-                os.unlink(tmp)
-            raise
-
-    def write_private(self, name: str, data: bytes) -> None:
-        """Replace one small file of this directory atomically, 0600 (the rate ledger's use)."""
-        self._write_atomic(self.directory / name, data, durable=False)
-
     def remove_temp_files(self) -> int:
         """Remove what interrupted writes left behind; return how many (needs the lock)."""
-        removed = 0
-        with contextlib.suppress(OSError):
-            for entry in list(self.directory.glob(TEMP_PREFIX + "*")):
-                with contextlib.suppress(OSError):
-                    entry.unlink()
-                    removed += 1
-        return removed
+        return remove_temp_files(self.directory)
 
     def save(self, token: StoredToken, app_key_hint: str = "", *, news_only: bool = False) -> bool:
-        """Store ``token`` unless that would replace a different, still-NORMAL token.
+        """Store ``token`` where ``storage.may_replace`` allows; return whether it was written.
 
-        Returns whether it was written. A stored NORMAL token is only ever replaced by a
-        NORMAL one, or by news about itself (say, that it went INVALID): a create that
-        never got verified must not cost the user a good token. A token of another app key
-        is never replaced. ``news_only`` (an answer about a token, not a new one): write
-        only over that same token, so a late answer never brings back a token that another
-        program replaced or forgot meanwhile.
+        A token of another app key is never replaced.
         """
         if not valid_token_text(token.token):
             raise ValueError("refusing to store a token that cannot go into a header")
         current = self.load()
-        if news_only and (current is None or current.token != token.token):
-            return False
-        if current is None and self.problem and "another app key" in self.problem:
-            return False
-        if current is not None and current.token == token.token:
-            if progress(token.status) < progress(current.status):
-                return False  # news older than what is stored (another process was faster)
-        elif current is not None and current.status == "NORMAL" and token.status != "NORMAL":
+        if self._foreign or not may_replace(current, token, news_only=news_only):
             return False
         text = f"{token.token}\n{_datetime_to_ms(token.expires)}\n{token.status}\n"
-        self._write_atomic(self.path, text.encode("ascii"))
+        write_atomic(self.path, text.encode("ascii"))
         self._write_meta(token, app_key_hint)
         return True
 
@@ -426,7 +268,7 @@ class TokenStore:
             "app_key_hint": hint or None,
             "written_by": "webull-nb",
         }
-        self._write_atomic(self.meta_path, json.dumps(meta).encode("utf-8"))
+        write_atomic(self.meta_path, json.dumps(meta).encode("utf-8"))
 
     def touch(self, token: str, last_used: datetime, app_key_hint: str = "") -> None:
         """Record a use of ``token`` (the 15-day idle clock) if it is the stored one."""

@@ -1,0 +1,21 @@
+"""The environment variables webull-nb reads: every name once, and one way to read them."""
+
+from __future__ import annotations
+
+import os
+
+__all__ = ["APP_KEY", "APP_SECRET", "AUTOPILOT", "ENVIRONMENT", "REGION", "TOKEN_DIR", "get"]
+
+APP_KEY = "WEBULL_APP_KEY"
+APP_SECRET = "WEBULL_APP_SECRET"
+REGION = "WEBULL_REGION"
+ENVIRONMENT = "WEBULL_ENVIRONMENT"
+#: The official SDK's variable: both keep their token in the directory it names.
+TOKEN_DIR = "WEBULL_OPENAPI_TOKEN_DIR"
+#: Set by ``webull-nb demo --headless``: the quickstart approves its token by itself.
+AUTOPILOT = "WEBULL_NB_AUTOPILOT"
+
+
+def get(name: str) -> str | None:
+    """The variable's value without surrounding blanks; None when unset or blank."""
+    return os.environ.get(name, "").strip() or None
