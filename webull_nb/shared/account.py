@@ -1,39 +1,39 @@
-"""One account's token lifecycle, shared by every Session of a process and, through the token
-directory, by every process: one SMS per create, one 5-minute window, one rate budget.
+"""One account's token lifecycle, shared by every Session of a process and, through its
+storage, by every process: one SMS per create, one 5-minute window, one rate budget.
 
-An account is one token directory: by default one per (app key, environment, region), or per
-explicit endpoint (see ``store.TokenStore.for_session``). Sessions of one process with the same
-credentials share one ``Account`` object (``open_account``); processes share the directory's
-files (``coordination``): a create lock for single flight, a rate ledger, a poll lease, and
-the store itself, which every process watches and adopts.
+An account is one storage (``shared.storage``): by default a token directory per (app key,
+environment, region), or per explicit endpoint (``registry.storage_for``). Sessions of one
+process with the same credentials share one ``Account`` (``registry.open_account``);
+processes share the storage: a create lock for single flight, a rate ledger, a poll lease,
+and the token record itself, which every process watches and adopts.
 
 Threading model (which thread writes which state)
 --------------------------------------------------
-The state is one immutable ``TokenState`` in ``Account._state``. It is replaced only by
-``_publish``, with ``Account._lock`` held, and every replacement bumps ``version``. It is
-written by exactly three kinds of thread:
+The state is one immutable ``TokenState`` in ``Mirror.state``. It is replaced only by
+``Mirror.publish``, with ``Mirror.lock`` held, and every replacement bumps ``version``. It
+is written by exactly three kinds of thread:
 
 * the caller's thread (a cell, a panel action, the terminal command): ``create``, ``check``,
   ``forget``, ``note_use``, ``note_error``;
 * the account's poller thread (``poller.Poller``, at most one per account per process, and
   polling only while it holds the account's lease): check answers, ``poll_failed``,
   ``expire_locally``;
-* the process's store-watcher thread (``coordination.StoreWatcher``): ``reload`` when the
-  token files changed on disk (another kernel, the terminal command, the official SDK).
+* the storage's watcher thread (one per process for files): ``reload`` when the record
+  changed (another kernel, the terminal command, the official SDK).
 
 Listeners (Sessions) are called after the lock is released, on the publishing thread; each
 keeps only snapshots newer than the last it applied, so a snapshot delivered late is dropped.
 An answer or error of the poller about a token that is no longer the current one is dropped
 under the lock (the token is compared), so a stopped poller can never write. Lock order:
-create lock, then store lock (a file lock), then ``Account._lock``; no code holding
-``Account._lock`` takes a file lock or calls a listener. The create lock is the only lock
+create lock, then the storage's lock (a file lock), then ``Mirror.lock``; no code holding
+``Mirror.lock`` takes a storage lock or calls a listener. The create lock is the only lock
 held across a network call: one create, or one check confirming a verdict of this clock
-(``confirm_normal``, ``_confirm``), so that processes starting together ask once. The store
-lock guards file sections only, and every wait for it is bounded and reported.
+(``confirm_normal``, ``_confirm``), so that processes starting together ask once. The
+storage's lock guards short sections only, and every wait for it is bounded and reported.
 
 Time: deadlines shared between processes are in the service's time (``now()``, the local
 clock corrected by the service's ``Date`` header); intervals, the ledger and the lease use
-the host's monotonic clock (``coordination``). A status concluded from the clock alone is
+the host's monotonic clock (``shared.ledger``). A status concluded from the clock alone is
 marked ``inferred`` and confirmed with the service before anything acts on it.
 """
 
@@ -42,23 +42,20 @@ from __future__ import annotations
 import contextlib
 import logging
 import math
-import threading
 import time
 import uuid
-from collections.abc import Callable, Iterator
-from dataclasses import replace
-from datetime import datetime
-from typing import Any
+from collections.abc import Callable
 
 from webull_nb.core import messages
 from webull_nb.core.errors import InvalidTokenError, RateLimitError, StoreError, TokenStateError
-from webull_nb.core.secrets import Secret, mask_token
-from webull_nb.core.status import TokenStatus, progress, verification_deadline
+from webull_nb.core.secrets import Secret
+from webull_nb.core.status import TokenStatus, progress
 from webull_nb.core.timefmt import utc
-from webull_nb.core.tokens import NO_TOKEN, TokenInfo, TokenState, idle_deadline
+from webull_nb.core.tokens import TokenInfo, TokenState
 from webull_nb.http.client import Client
+from webull_nb.shared.mirror import Mirror
 from webull_nb.shared.poller import POLL_INTERVAL, Poller
-from webull_nb.shared.storage import Storage, StoredToken
+from webull_nb.shared.storage import Storage
 
 __all__ = ["Account"]
 
@@ -72,8 +69,6 @@ CHECK_WAIT_TIMEOUT = 95.0
 # A NORMAL answer this recent (from any process) counts as the service's word for a process
 # that starts now: 32 kernels starting on one stored token make one check, not 32.
 FRESH_CONFIRMATION = 60.0
-# A PENDING answer past the deadline this clock computed: look again this much later.
-DEADLINE_RECHECK = 10.0
 
 
 class Account:
@@ -97,10 +92,7 @@ class Account:
         self.app_key_hint = app_key_hint
         self.token_check_enabled: bool | None = None
         self.closed = False
-        self._lock = threading.RLock()
-        self._state = TokenState()
-        self._seen: object = None
-        self._listeners: list[Callable[[TokenState], None]] = []
+        self.mirror = Mirror(storage, self.now, self.coordination_problem, app_key_hint)
         self._last_touch = -math.inf
         self.users = 0  # sessions of this process using it (``registry``)
         self.poller = Poller(self, storage.ledger, poll_interval)
@@ -115,7 +107,7 @@ class Account:
 
     def __repr__(self) -> str:
         """Show where the token lives and its state; never the token."""
-        state = self._state
+        state = self.mirror.state
         return f"<Account {state.status} {state.token_hint or '(no token)'} in {self.storage}>"
 
     # --- state and listeners ------------------------------------------------------------------
@@ -123,37 +115,14 @@ class Account:
     @property
     def state(self) -> TokenState:
         """The current snapshot."""
-        return self._state
+        return self.mirror.state
 
     def now(self) -> float:
         """The server's estimated time, epoch seconds."""
         return self.client.now()
 
-    def subscribe(self, listener: Callable[[TokenState], None]) -> TokenState:
-        """Call ``listener(state)`` after every change; return the state now."""
-        with self._lock:
-            self._listeners.append(listener)
-            return self._state
-
-    def unsubscribe(self, listener: Callable[[TokenState], None]) -> None:
-        """Stop calling ``listener``."""
-        with self._lock, contextlib.suppress(ValueError):
-            self._listeners.remove(listener)
-
-    def _publish(self, **changes: Any) -> TokenState:
-        # Callers hold self._lock: this is the one place the state changes.
-        self._state = replace(self._state, version=self._state.version + 1, **changes)
-        return self._state
-
-    def _notify(self, state: TokenState) -> None:
-        for listener in list(self._listeners):
-            try:
-                listener(state)
-            except Exception:  # a broken view must not break the account for the others
-                log.exception("webull-nb: a token state listener failed")
-
     def _after(self, state: TokenState) -> None:
-        self._notify(state)
+        self.mirror.notify(state)
         if state.status == TokenStatus.PENDING:
             self.poller.ensure()
             self.storage.wake()  # the fast pace while a token is PENDING
@@ -162,17 +131,23 @@ class Account:
         """Why this process no longer shares locks or budget with the others, or empty."""
         return self.ledger.problem or self.lock.problem
 
+    def subscribe(self, listener: Callable[[TokenState], None]) -> TokenState:
+        """Call ``listener(state)`` after every change; return the state now."""
+        return self.mirror.subscribe(listener)
+
+    def unsubscribe(self, listener: Callable[[TokenState], None]) -> None:
+        """Stop calling ``listener``."""
+        self.mirror.unsubscribe(listener)
+
     def note_error(self, message: str) -> None:
         """Show a user-facing message in every view of this account."""
-        with self._lock:
-            state = self._publish(error=str(message))
-        self._notify(state)
+        self.mirror.update(error=str(message))
 
     # --- the store as the shared truth --------------------------------------------------------
 
     def store_signature(self) -> object:
         """The store's signature when this account last read or wrote it."""
-        return self._seen
+        return self.mirror.seen
 
     def current_signature(self) -> object:
         """The store's signature on disk now."""
@@ -181,103 +156,14 @@ class Account:
     def watch_fast(self) -> bool:
         """Whether news is expected from another process soon: PENDING, polled elsewhere."""
         # The lease holder learns the news first-hand; only the others need to look often.
-        return self._state.status == TokenStatus.PENDING and not self.poller.polling
+        return self.mirror.state.status == TokenStatus.PENDING and not self.poller.polling
 
     def reload(self, force: bool = False) -> None:
         """Adopt what the store holds, if it changed since this account last looked."""
-        with self._lock:
-            state = self._reload_locked(force)
+        with self.mirror.lock:
+            state = self.mirror.reload_locked(force)
         if state is not None:
             self._after(state)
-
-    def _reload_locked(self, force: bool = False) -> TokenState | None:
-        """``reload`` for a caller holding ``_lock``: the new state, or None if unchanged."""
-        signature = self.store.signature()
-        if signature == self._seen and not force:
-            return None
-        stored = self.store.load()
-        current = self._state
-        if stored is None and current.token is not None and self._just_written():
-            # Probably a write in progress (the official SDK rewrites token.txt in place):
-            # look again next round rather than drop a good token for a moment.
-            return None
-        self._seen = signature
-        fields = self._fields_from_store(stored)
-        same_token = (
-            current.token.matches(fields["token"])
-            if current.token is not None
-            else fields["token"] is None
-        )
-        if same_token and all(
-            getattr(current, name) == fields[name]
-            for name in ("status", "expires", "last_used", "error", "confirmed", "inferred")
-        ):
-            return None
-        return self._publish(**fields)
-
-    def _just_written(self) -> bool:
-        age = self.store.seconds_since_write()
-        return age is not None and age < 1
-
-    def _fields_from_store(self, stored: StoredToken | None) -> dict[str, Any]:
-        problem = self.store.problem
-        if stored is None:
-            return {**NO_TOKEN, "error": problem}
-        # A token the official SDK wrote has no sidecar: its file's age is the best guess.
-        fields = self._token_fields(
-            stored.token,
-            stored.status,
-            stored.created or stored.written,
-            stored.expires,
-            stored.last_used,
-            restored=True,
-            error=problem,
-            confirmed=stored.confirmed,
-        )
-        # No verdict of this clock alone stands as the service's word: a PENDING token past
-        # its deadline stays PENDING (the poller asks the service), and a NORMAL one past its
-        # idle deadline shows INVALID but ``inferred``, so a create confirms it first.
-        idle_end = idle_deadline(stored.expires, stored.last_used)
-        if stored.status == TokenStatus.NORMAL and idle_end and idle_end.timestamp() <= self.now():
-            fields.update(
-                status=TokenStatus.INVALID.value,
-                inferred=True,
-                error=problem or messages.idle_passed(idle_end),
-            )
-        return fields
-
-    def _token_fields(
-        self,
-        token: str,
-        status: str,
-        created: datetime | None,
-        expires: datetime | None,
-        last_used: datetime | None,
-        *,
-        restored: bool,
-        error: str,
-        confirmed: datetime | None = None,
-    ) -> dict[str, Any]:
-        """The state fields of one token; a PENDING one gets its verification deadline."""
-        deadline = None
-        if status == TokenStatus.PENDING:
-            start = created.timestamp() if created else self.now()
-            deadline = verification_deadline(start, expires)
-        return dict(
-            status=status,
-            token=Secret(token),
-            token_hint=mask_token(token),
-            created=created,
-            deadline=deadline,
-            expires=expires,
-            last_used=last_used,
-            restored=restored,
-            error=error,
-            confirmed=confirmed,
-            inferred=False,
-        )
-
-    # --- the lifecycle ------------------------------------------------------------------------
 
     def token_check(self) -> bool:
         """Whether the service wants access tokens here (asked once, then remembered)."""
@@ -305,13 +191,13 @@ class Account:
         new token even while the current one is PENDING (it still joins a token that someone
         else created after this call began).
         """
-        replacing = self._state.token if force else None
+        replacing = self.mirror.state.token if force else None
         # A token that could not be kept would cost an SMS now and another one next time.
         self.store.ensure_writable()
         with self.create_lock.hold(timeout=CREATE_LOCK_TIMEOUT, required=True):
             self.storage.housekeeping()
             self.reload()
-            state = self._state
+            state = self.mirror.state
             asked_to_replace = replacing is not None and replacing.matches(state.token)
             if asked_to_replace:
                 return self._adopt_answer(self.client.create_token(), fresh=True)
@@ -339,7 +225,7 @@ class Account:
         try:
             return self.check(wait=True)
         except InvalidTokenError:
-            return self._state  # the service does not know it: nothing to join
+            return self.mirror.state  # the service does not know it: nothing to join
 
     def confirm_normal(self, timeout: float | None = None) -> TokenState:
         """Confirm a NORMAL token with the service, unless any process did so just now.
@@ -347,13 +233,13 @@ class Account:
         One process at a time asks (under the create lock, which is held for one call), so
         processes starting together on a stored token make one check between them.
         """
-        if self._fresh(self._state):
-            return self._state
+        if self._fresh(self.mirror.state):
+            return self.mirror.state
         with contextlib.ExitStack() as held:
             with contextlib.suppress(StoreError):
                 held.enter_context(self.create_lock.hold(timeout=CREATE_LOCK_TIMEOUT))
             self.reload()
-            state = self._state
+            state = self.mirror.state
             if state.status != TokenStatus.NORMAL or self._fresh(state):
                 return state
             return self.check(wait=True, timeout=timeout)
@@ -371,7 +257,7 @@ class Account:
         oldest first) and wait for it, up to ``timeout`` seconds (``CHECK_WAIT_TIMEOUT`` by
         default), rather than raise ``RateLimitError`` at once.
         """
-        token = self._state.token
+        token = self.mirror.state.token
         if token is None:
             raise TokenStateError("there is no token to check: create one first")
         if not wait:
@@ -410,22 +296,9 @@ class Account:
             raise
         finally:
             if sent:
-                with self._lock:
-                    state = self._publish(checks_made=self._state.checks_made + 1)
-                self._notify(state)
-
-    @contextlib.contextmanager
-    def _store_lock_or_note(self) -> Iterator[list[str]]:
-        # An answer from the service must never be lost to a stuck lock: without the lock
-        # it is still shown, just not stored.
-        problems: list[str] = []
-        held = contextlib.ExitStack()
-        try:
-            held.enter_context(self.lock.hold())
-        except StoreError as exc:
-            problems.append(str(exc))
-        with held:
-            yield problems
+                with self.mirror.lock:
+                    state = self.mirror.publish(checks_made=self.mirror.state.checks_made + 1)
+                self.mirror.notify(state)
 
     def _share_offset(self) -> None:
         offset = self.client.clock_offset
@@ -440,147 +313,51 @@ class Account:
     ) -> TokenState:
         """Take a token API answer as the new truth and store it (a stale answer is dropped)."""
         if self.closed:
-            return self._state  # a check that was in flight when the account closed
+            return self.mirror.state  # a check that was in flight when the account closed
         self._share_offset()
-        with self._store_lock_or_note() as problems, self._lock:
+        with self.mirror.store_lock_or_note() as problems, self.mirror.lock:
             # Another process may have stored news about this token (say, NORMAL) since.
-            state = self._reload_locked() if not problems else None
-            current = self._state
+            state = self.mirror.reload_locked() if not problems else None
+            current = self.mirror.state
             same = current.token is not None and current.token.matches(info.token)
             replaced = not fresh and (expected is None or not expected.matches(current.token))
             overtaken = same and progress(info.status.value) < progress(current.status)
             if not (replaced or overtaken):
                 # Not about a token since replaced or forgotten, nor overtaken by newer news
                 # (a PENDING answer arriving after a NORMAL one): the answer is the truth.
-                state = self._adopt_locked(info, current if same else None, problems, fresh)
+                state = self.mirror.adopt_locked(info, current if same else None, problems, fresh)
         if state is not None:
             self._after(state)
-        return self._state
-
-    def _adopt_locked(
-        self, info: TokenInfo, previous: TokenState | None, problems: list[str], fresh: bool
-    ) -> TokenState:
-        now = utc(self.now())
-        created = previous.created if previous else now
-        last_used = previous.last_used if previous else None
-        normal = info.status == TokenStatus.NORMAL
-        confirmed = now if normal else None
-        unchanged = (
-            previous is not None
-            and not normal  # a NORMAL answer is news for every process starting soon
-            and previous.status == info.status.value
-            and previous.expires == info.expires
-            and not previous.error
-            and self.store.signature() == self._seen
-        )
-        if unchanged:
-            # The store already says this (a PENDING check every 3 s, say): writing it again
-            # would cost two fsyncs and make every other process re-read the files.
-            problems.append("")
-        elif not problems:
-            outcome = self._persist(info, created, last_used, confirmed, fresh)
-            if outcome is None:
-                # The store holds another token now (another program wrote it meanwhile):
-                # this answer is shown, and the watcher adopts what the store holds next.
-                problems.append("")
-                return self._publish(**self._answer_fields(info, created, last_used, "", confirmed))
-            problems.append(outcome)
-        self._seen = self.store.signature()
-        fields = self._answer_fields(info, created, last_used, problems[0], confirmed)
-        return self._publish(**fields)
-
-    @staticmethod
-    def _status_error(status: str) -> str:
-        """What an EXPIRED or INVALID answer means, for every view of the account."""
-        if status in ("EXPIRED", "INVALID"):
-            return messages.plain(messages.not_usable(status, messages.NEUTRAL))
-        return ""
-
-    def _answer_fields(
-        self,
-        info: TokenInfo,
-        created: datetime | None,
-        last_used: datetime | None,
-        problem: str,
-        confirmed: datetime | None,
-    ) -> dict[str, Any]:
-        """The state fields of a token API answer."""
-        status = info.status.value
-        fields = self._token_fields(
-            info.token,
-            status,
-            created,
-            info.expires,
-            last_used,
-            restored=False,
-            error=problem or self._status_error(status) or self.coordination_problem(),
-            confirmed=confirmed,
-        )
-        deadline = fields["deadline"]
-        if deadline is not None and deadline.timestamp() <= self.now():
-            # The service still waits for approval, so the window is open: when it began was
-            # guessed wrong (a file's age), or this clock is off. Its own expiry decides.
-            later = info.expires.timestamp() if info.expires else 0.0
-            fields["deadline"] = utc(max(later, self.now() + DEADLINE_RECHECK))
-        return fields
-
-    def _persist(
-        self,
-        info: TokenInfo,
-        created: datetime | None,
-        last_used: datetime | None,
-        confirmed: datetime | None,
-        fresh: bool,
-    ) -> str | None:
-        """Store the answer (a new token, or news only about the stored one); return a
-        user-facing problem, empty, or None when the store now holds another token."""
-        stored = StoredToken(
-            info.token,
-            info.expires,
-            info.status.value,
-            created,
-            last_used,
-            confirmed=confirmed,
-        )
-        try:
-            saved = self.store.save(stored, self.app_key_hint, news_only=not fresh)
-            if not saved and not fresh:
-                return None  # the store holds another token, or none: not this answer's
-        except (OSError, ValueError) as exc:
-            return f"could not save the token in {self.storage.where}: {exc}"
-        return "" if saved else self.store.problem
+        return self.mirror.state
 
     def forget(self) -> None:
         """Drop the token here, in the store and for every process (no revoke call exists)."""
-        with self._store_lock_or_note() as problems, self._lock:
-            if not problems:
-                self.store.clear()
-            self._seen = self.store.signature()
-            state = self._publish(**NO_TOKEN, error=problems[0] if problems else "")
+        with self.mirror.store_lock_or_note() as problems, self.mirror.lock:
+            state = self.mirror.forget_locked(problems[0] if problems else "")
         self.poller.release()
         self._after(state)
 
     def note_use(self) -> None:
         """Record a successful use of the token (the 15-day idle clock), stored once a minute."""
         now = self.now()
-        with self._lock:
-            token = self._state.token
-            state = self._publish(last_used=utc(now))
+        with self.mirror.lock:
+            token = self.mirror.state.token
+            state = self.mirror.publish(last_used=utc(now))
             touch = token is not None and now - self._last_touch >= TOUCH_EVERY
             if touch:
                 self._last_touch = now
-        self._notify(state)
+        self.mirror.notify(state)
         if touch and token is not None:
             with contextlib.suppress(OSError, StoreError), self.lock.hold():
                 self.store.touch(token.reveal(), utc(now), self.app_key_hint)
-                with self._lock:
-                    self._seen = self.store.signature()
+                with self.mirror.lock:
+                    self.mirror.seen = self.store.signature()
 
     # --- what the poller drives (poller.PollTarget) ---------------------------------------------
 
     def pending(self) -> tuple[Secret, float] | None:
         """The PENDING token and the seconds left in its window, or None."""
-        state = self._state
+        state = self.mirror.state
         if state.status != TokenStatus.PENDING or state.token is None or state.deadline is None:
             return None
         return state.token, state.deadline.timestamp() - self.now()
@@ -593,21 +370,13 @@ class Account:
         """Check ``token`` once and adopt the answer."""
         self._adopt_answer(self._send_check(token), expected=token)
 
-    def _guarded(self, token: Secret, **changes: Any) -> None:
-        with self._lock:
-            state = self._state
-            if state.status != TokenStatus.PENDING or not token.matches(state.token):
-                return  # the poller was about a token that is gone
-            state = self._publish(**changes)
-        self._notify(state)
-
     def poll_failed(self, token: Secret, message: str) -> None:
         """Show a poller failure, unless its token is no longer the PENDING one."""
-        self._guarded(token, error=message)
+        self.mirror.guarded(token, error=message)
 
     def expire_locally(self, token: Secret) -> None:
         """Mark ``token`` EXPIRED: its window passed and the service could not be asked."""
-        self._guarded(
+        self.mirror.guarded(
             token,
             status=TokenStatus.EXPIRED.value,
             deadline=None,
@@ -617,7 +386,7 @@ class Account:
 
     def check_soon(self) -> None:
         """Have the poller check at the earliest moment the shared budget allows."""
-        if self._state.status == TokenStatus.PENDING:
+        if self.mirror.state.status == TokenStatus.PENDING:
             self.poller.check_soon()
 
     # --- lifetime -----------------------------------------------------------------------------
