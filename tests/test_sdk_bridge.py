@@ -19,7 +19,7 @@ from webull.core.http import protocol_type
 from webull.trade.trade_client import TradeClient
 
 from webull_nb.errors import TokenStateError
-from webull_nb.session import Session, sdk
+from webull_nb.session import Session
 from webull_nb.simulator import Simulator
 
 
@@ -46,7 +46,7 @@ from webull.data.data_client import DataClient
 
 url, key, secret, token_dir = sys.argv[1:]
 session = Session(key, secret, endpoint=url, token_dir=token_dir)
-api = sdk.sdk_api_client(session)
+api = session.sdk_api_client()
 start = time.perf_counter()
 trade = TradeClient(api)
 built = time.perf_counter() - start
@@ -110,18 +110,18 @@ def test_a_pending_token_fails_within_seconds_with_our_error(live_sim, tmp_path:
     sim = live_sim
     with Session(sim.app_key, sim.app_secret, endpoint=sim.url, token_dir=tmp_path) as session:
         with pytest.raises(TokenStateError, match="no access token yet"):
-            sdk.sdk_api_client(session)
+            session.sdk_api_client()
         session.create_token()
         sms = sim.sms_inbox()[-1]
         with pytest.raises(TokenStateError, match="approve it in the Webull App"):
-            sdk.sdk_api_client(session)
+            session.sdk_api_client()
         sim.verify(sms["token"], sms["code"])
         session.check_token()
-        api = sdk.sdk_api_client(session)
+        api = session.sdk_api_client()
         session.create_token(force=True)  # a new token, now PENDING, replaces the NORMAL one
         assert session.status == "PENDING"
         start = time.monotonic()
-        with pytest.raises(TokenStateError, match="waiting for approval"):
+        with pytest.raises(TokenStateError, match="waits for approval"):
             TradeClient(api)
         assert time.monotonic() - start < 3
         assert len(sim.sms_inbox()) == 1  # the SDK sent no SMS of its own
@@ -138,7 +138,7 @@ def test_the_simulator_url_does_not_switch_the_sdk_to_http_for_everyone(
         sms = sim.sms_inbox()[-1]
         sim.verify(sms["token"], sms["code"])
         session.check_token()
-        api = sdk.sdk_api_client(session)
+        api = session.sdk_api_client()
         TradeClient(api).account_v2.get_account_list()
     assert sdk_request.get_default_protocol_type() == protocol_type.HTTPS
     assert "token=" in repr(api) and sim.app_secret not in repr(api)
@@ -148,7 +148,7 @@ def test_uat_registers_hosts_for_every_api_type(tmp_path: Path) -> None:
     with Session("key", "secret", environment="uat", token_dir=tmp_path) as session:
         # As if the test environment had answered that it checks no tokens (no network here).
         session.account.token_check_enabled = False
-        api = sdk.sdk_api_client(session)
+        api = session.sdk_api_client()
     resolver = api._endpoint_resolver._user_customized_endpoint_resolver
     assert resolver._endpoint_entry_map == {
         "usapi": "api.sandbox.webull.com",
@@ -161,7 +161,7 @@ def test_without_the_sdk_the_error_names_the_extra(sim, tmp_path, monkeypatch) -
     monkeypatch.setitem(sys.modules, "webull.core", None)
     session = Session(sim.app_key, sim.app_secret, endpoint=sim.url, token_dir=tmp_path)
     with session, pytest.raises(ImportError, match=r"pip install 'webull-nb\[sdk\]'"):
-        sdk.sdk_api_client(session)
+        session.sdk_api_client()
 
 
 def test_importing_webull_nb_does_not_import_the_sdk() -> None:

@@ -317,7 +317,7 @@ def test_terminal_status_line(sim, sessions, capsys) -> None:
     ("setup", "match"),
     [
         ("none", "no access token yet"),
-        ("pending", r"waiting for approval .*\(5:00 left\)"),
+        ("pending", r"waits for approval: .*\(5:00 left\)"),
         ("expired", "expired before it was approved"),
     ],
 )

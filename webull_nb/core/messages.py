@@ -14,8 +14,8 @@ import re
 from dataclasses import dataclass
 from datetime import datetime
 
-from webull_nb.core.status import IDLE_LIFETIME, VERIFICATION_WINDOW
-from webull_nb.core.timefmt import within
+from webull_nb.core.status import IDLE_LIFETIME, IDLE_WARNING_DAYS, VERIFICATION_WINDOW
+from webull_nb.core.timefmt import countdown, within
 
 __all__ = [
     "BADGE",
@@ -33,6 +33,7 @@ __all__ = [
     "meaning",
     "not_usable",
     "plain",
+    "status_line",
     "terminal",
 ]
 
@@ -52,7 +53,7 @@ class Actions:
 
 #: Python code in a cell or a script.
 CODE = Actions(
-    create="call `session.create_token()` (or click *Create token* in the panel)",
+    create="call `session.create_token()`",
     wait="`session.wait()` blocks until then",
 )
 #: Any view: the account's own words, shown by the panel, the terminal and code alike.
@@ -62,7 +63,7 @@ PANEL = Actions(create="click *Create token*", wait="this panel turns green by i
 #: The official SDK's clients, built on our token.
 SDK = Actions(
     create="click *Create token* in the panel (or run `webull-nb token create`)",
-    wait="the panel shows the time left; `session.wait()` blocks until then",
+    wait="the panel shows the time left, and `session.wait()` blocks until then",
 )
 
 
@@ -86,7 +87,7 @@ BADGE = {
 
 _MEANING = {
     "NONE": "there is no access token yet",
-    "PENDING": "the access token is waiting for approval in the Webull App",
+    "PENDING": "the access token waits for approval: approve it in the Webull App",
     "NORMAL": "the access token is approved: requests can use it",
     "EXPIRED": "the access token expired before it was approved",
     "INVALID": f"the access token is no longer valid (unused for {_IDLE}, or replaced)",
@@ -116,7 +117,8 @@ def _sentence(text: str) -> str:
 def not_usable(status: str, actions: Actions, seconds_left: float | None = None) -> str:
     """Why a token in this status cannot sign a request, and the way on (one clause)."""
     if status == "PENDING":
-        return f"{meaning(status)}{within(seconds_left)}: {actions.wait}"
+        left = f" ({countdown(seconds_left)} left)" if seconds_left is not None else ""
+        return f"{meaning(status)}{left}; {actions.wait}"
     if status == "NONE":
         return f"{meaning(status)}: {actions.create} and approve it in the Webull App"
     if status in ("EXPIRED", "INVALID"):
@@ -129,6 +131,28 @@ EXPIRED_UNCONFIRMED = (
     "the verification window passed and the service could not be reached to confirm it: "
     "create a new token once it can be"
 )
+
+
+def status_line(
+    status: str,
+    seconds_left: float | None = None,
+    token_hint: str = "",
+    idle_days_left: float | None = None,
+    error: str = "",
+) -> str:
+    """The state in one line, as a terminal shows it."""
+    line = f"Webull token: {status}"
+    if seconds_left is not None:
+        line += f" | {countdown(seconds_left)} left to approve it in the Webull App"
+    elif status == "NORMAL" and token_hint:
+        line += f" | {token_hint}"
+        if idle_days_left is not None:
+            line += f" | valid {idle_days_left:.1f} more days if unused"
+            if idle_days_left < IDLE_WARNING_DAYS:
+                line += " (use it soon, or it becomes INVALID)"
+    if error:
+        line += f" | {error}"
+    return line
 
 
 def idle_passed(until: datetime) -> str:

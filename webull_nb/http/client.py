@@ -87,6 +87,11 @@ class Client:
             limiters = (limiter_for(app_key, "create"), limiter_for(app_key, "check"))
         self.create_limiter, self.check_limiter = limiters
 
+    @property
+    def app_secret(self) -> Secret[str]:
+        """The app secret, boxed (for a bridge to another client that needs it in clear)."""
+        return self._secret
+
     def __repr__(self) -> str:
         """Show where the client points, never the secret."""
         return (

@@ -15,13 +15,13 @@ import re
 import sys
 from typing import TYPE_CHECKING, Any
 
-from webull_nb.core.errors import CredentialsError, TokenStateError
+from webull_nb.core import messages
+from webull_nb.core.errors import StoreError, TokenStateError
 from webull_nb.core.secrets import mask_token
+from webull_nb.shared.account import Account
 
 if TYPE_CHECKING:
     from webull.core.client import ApiClient
-
-    from webull_nb.session.session import Session
 
 __all__ = [
     "CHECK_DURATION",
@@ -64,30 +64,16 @@ UAT_STREAM_HOSTS: dict[str, tuple[str, str]] = {
     "za": ("au-api.uat.webullbroker.com", "au-events-api.uat.webullbroker.com"),
 }
 
-_ADVICE = {
-    "NONE": "there is no access token yet: click Create token in the panel (or run "
-    "`webull-nb token create`) and approve it in the Webull App",
-    "PENDING": "the access token is waiting for approval: approve it in the Webull App "
-    "(the panel shows the time left; `session.wait()` blocks until then)",
-    "EXPIRED": "the access token expired before it was approved: create a new one in the "
-    "panel and approve it in the Webull App",
-    "INVALID": "the access token is no longer valid (unused for 15 days, or replaced): "
-    "create a new one in the panel and approve it in the Webull App",
-}
 
-
-def _refuse_unless_normal(session: Session) -> None:
+def _refuse_unless_normal(account: Account) -> None:
     """Raise TokenStateError unless the SDK would find a NORMAL token (or need none)."""
-    status = session.status
-    if status == "NORMAL":
-        return
+    status = account.state.status
     # Without token checks (the test environment) the SDK skips its token flow entirely.
-    account = session.account
-    if account is not None and not account.token_check():
+    if status == "NORMAL" or not account.token_check():
         return
-    advice = _ADVICE.get(status, f"the token is {status}")
+    reason = messages.plain(messages.not_usable(status, messages.SDK))
     raise TokenStateError(
-        f"the official SDK needs a NORMAL token: {advice}; then call "
+        f"the official SDK needs a NORMAL token: {reason}; then call "
         "session.sdk_api_client() again (this refuses now rather than let the SDK block "
         "for 5 minutes)"
     )
@@ -170,18 +156,18 @@ def _bridge_class() -> type[ApiClient]:
     sdk_client, _, protocol_type = _import_sdk()
 
     class SessionApiClient(sdk_client.ApiClient):  # type: ignore[misc, name-defined]
-        """The SDK's ApiClient, bound to a webull-nb session's endpoint and token."""
+        """The SDK's ApiClient, bound to a webull-nb account's endpoint and token."""
 
-        def __init__(self, session: Session, scheme: str, **kwargs: Any) -> None:
+        def __init__(self, account: Account, scheme: str, **kwargs: Any) -> None:
             super().__init__(**kwargs)
-            self._webull_nb_session = session
+            self._webull_nb_account = account
             self._webull_nb_protocol = (
                 protocol_type.HTTP if scheme == "http" else protocol_type.HTTPS
             )
 
         def __repr__(self) -> str:
-            """Name the session it follows, never the secret or the token."""
-            return f"<webull SDK ApiClient for {self._webull_nb_session!r}>"
+            """Name the account it follows, never the secret or the token."""
+            return f"<webull SDK ApiClient for {self._webull_nb_account!r}>"
 
         def get_response(self, api_request: Any) -> Any:
             """Send one SDK request over this client's protocol (not the process-wide one)."""
@@ -191,40 +177,41 @@ def _bridge_class() -> type[ApiClient]:
             return super().get_response(api_request)
 
         def get_token_dir(self) -> Any:
-            """Return the session's token dir, refusing first if its token is not NORMAL."""
+            """Return the account's token dir, refusing first if its token is not NORMAL."""
             # The SDK asks for the dir right before its token flow (in TradeClient(...),
             # DataClient(...)): refusing here keeps it from sending an SMS or blocking.
-            _refuse_unless_normal(self._webull_nb_session)
+            _refuse_unless_normal(self._webull_nb_account)
             return super().get_token_dir()
 
     return SessionApiClient
 
 
-def sdk_api_client(session: Session) -> ApiClient:
-    """Return the official SDK's ``ApiClient`` sharing ``session``'s key, endpoint and token.
+def sdk_api_client(account: Account) -> ApiClient:
+    """Return the official SDK's ``ApiClient`` sharing ``account``'s key, endpoint and token.
 
     Use it as ``session.sdk_api_client()``; then ``TradeClient(api)`` and
-    ``DataClient(api)`` reuse the session's NORMAL token with no new SMS. Raises
+    ``DataClient(api)`` reuse the account's NORMAL token with no new SMS. Raises
     ``TokenStateError`` when the token is not NORMAL, and ``ImportError`` naming the
     ``webull-nb[sdk]`` extra when the SDK is not installed.
     """
     _, api_type, _ = _import_sdk()
-    # The bridge is part of Session; it reads the session's client the way Session does.
-    account = session.account
-    if account is None:
-        raise CredentialsError(
-            "the session has no app key and secret yet: set them before asking for SDK clients"
+    # The SDK reads and writes token.txt itself: only a token directory can be shared.
+    directory = getattr(account.storage, "directory", None)
+    if directory is None:
+        raise StoreError(
+            f"the official SDK keeps its token in a directory, and this account's token "
+            f"lives in {account.storage.where}: use a token directory for SDK clients"
         )
-    client, store = account.client, account.store
-    _refuse_unless_normal(session)
+    client = account.client
+    _refuse_unless_normal(account)
     _install_logging()
     endpoint = client.endpoint
     scheme = endpoint.base_url.split("://", 1)[0]
     api = _bridge_class()(
-        session,
+        account,
         scheme,
         app_key=client.app_key,
-        app_secret=client._secret.reveal(),
+        app_secret=client.app_secret.reveal(),  # the SDK keeps it in clear
         region_id=endpoint.region,
         # With 80 (http) or 443 (https) the SDK appends no port: the URL and the signed
         # host are then exactly the endpoint's host[:port].
@@ -240,5 +227,5 @@ def sdk_api_client(session: Session) -> ApiClient:
         quotes, events = UAT_STREAM_HOSTS[endpoint.region]
         api.add_endpoint(endpoint.region, quotes, api_type.QUOTES)
         api.add_endpoint(endpoint.region, events, api_type.EVENTS)
-    api.set_token_dir(str(store.directory))
+    api.set_token_dir(str(directory))
     return api

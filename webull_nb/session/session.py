@@ -1,15 +1,10 @@
-"""The token lifecycle as a traitlets model, and signed headers for later cells.
+"""A session: credentials, the token lifecycle, signed requests and waiting, for later cells.
 
-A ``Session`` is what every view (the notebook panel, the terminal status line) observes. It
-mirrors its account's state (``account.Account``: the token belongs to the account, shared by
-every Session, kernel and terminal that uses it) into traits that hold only what is safe to
-show; the app secret and the full token are never traits.
-
-Threading: the mirrored traits are set on whichever thread the account published from (the
-caller's, the account's poller thread, or the process's store-watcher thread; see
-``webull_nb.account``), one snapshot at a time under ``Session._mirror_lock``, newest wins.
-``busy`` is set by the calling thread around its own calls. Observers must therefore be
-thread-safe and quick.
+A ``Session`` is what every view (the notebook panel, the terminal status line) observes:
+its traits (``model.TokenModel``) mirror its account's state (``webull_nb.shared.account``:
+the token belongs to the account, shared by every Session, kernel and terminal that uses
+it). Its calls start the token's lifecycle (create, check, wait) and sign later requests
+(``signer.Signer``).
 """
 
 from __future__ import annotations
@@ -20,50 +15,28 @@ import sys
 import threading
 import time
 from collections.abc import Callable
-from datetime import datetime
 from typing import Any
 
-import traitlets
+import requests
 
-from webull_nb.core import endpoints
+from webull_nb.core import endpoints, env
 from webull_nb.core.errors import CredentialsError, TokenStateError, WebullError
 from webull_nb.core.secrets import Secret, mask_token
-from webull_nb.core.status import IDLE_WARNING_DAYS, STATUSES, VERIFICATION_WINDOW
-from webull_nb.core.timefmt import countdown, utc
-from webull_nb.core.tokens import TokenState, idle_deadline
+from webull_nb.core.tokens import TokenState
 from webull_nb.http.auth import WebullAuth
-from webull_nb.http.client import Client
-from webull_nb.session import waiting
-from webull_nb.session.signer import SignedRequests
+from webull_nb.session import credentials, waiting
+from webull_nb.session.model import TokenModel
+from webull_nb.session.signer import Signer
 from webull_nb.shared.account import Account
 from webull_nb.shared.poller import POLL_INTERVAL
 from webull_nb.shared.registry import open_account, release_account, storage_for
 from webull_nb.shared.storage import Records
 
-# VERIFICATION_WINDOW and format_countdown stay importable from here for the views.
-__all__ = [
-    "IDLE_WARNING_DAYS",
-    "STATUSES",
-    "VERIFICATION_WINDOW",
-    "Session",
-    "WebullAuth",
-    "current",
-]
+__all__ = ["Session", "current"]
 
 
 _current: Session | None = None
 _current_lock = threading.Lock()
-
-_MIRRORED = (
-    "status",
-    "token_hint",
-    "deadline",
-    "expires",
-    "last_used",
-    "restored",
-    "error",
-    "checks_made",
-)
 
 
 def current() -> Session:
@@ -77,37 +50,8 @@ def current() -> Session:
         return _current
 
 
-def _env(name: str) -> str | None:
-    value = os.environ.get(name, "").strip()
-    return value or None
-
-
-def _boxed(secret: str | Secret | None) -> Secret:
-    """``secret`` in a box, stripped of surrounding blanks (an empty box when missing)."""
-    if isinstance(secret, Secret):
-        return secret
-    return Secret((secret or "").strip())
-
-
-class Session(SignedRequests, traitlets.HasTraits):
+class Session(TokenModel):
     """A Webull OpenAPI session: credentials, the token lifecycle, and signing for later cells."""
-
-    status = traitlets.Enum(STATUSES, default_value="NONE", read_only=True)
-    deadline = traitlets.Instance(datetime, allow_none=True, read_only=True)
-    expires = traitlets.Instance(datetime, allow_none=True, read_only=True)
-    last_used = traitlets.Instance(datetime, allow_none=True, read_only=True)
-    token_hint = traitlets.Unicode("", read_only=True)
-    error = traitlets.Unicode("", read_only=True)
-    checks_made = traitlets.Int(0, read_only=True)
-    busy = traitlets.Bool(False, read_only=True)
-    has_credentials = traitlets.Bool(False, read_only=True)
-    app_key_hint = traitlets.Unicode("", read_only=True)
-    region = traitlets.Unicode("us", read_only=True)
-    environment = traitlets.Unicode("prod", read_only=True)
-    api = traitlets.Unicode("v2", read_only=True)
-    token_check_enabled = traitlets.Bool(None, allow_none=True, read_only=True)
-    restored = traitlets.Bool(False, read_only=True)
-    guide_url = traitlets.Unicode("", read_only=True)
 
     def __init__(
         self,
@@ -127,24 +71,19 @@ class Session(SignedRequests, traitlets.HasTraits):
     ) -> None:
         # Boxed at once: a failing call below (a typo in the region, say) must not show the
         # secret among this frame's locals in a verbose traceback.
-        secret = _boxed(app_secret or _env("WEBULL_APP_SECRET"))
+        app_key, secret = credentials.find(app_key, app_secret)
         del app_secret
-        super().__init__()
-        self._account: Account | None = None
+        super().__init__(clock)
+        self._signer: Signer | None = None
         self._store: Records | None = None
-        self._mirror_lock = threading.RLock()
-        self._mirrored_version = -1
         self._listener: Callable[[TokenState], None] | None = None
         self._algorithm = algorithm
         self._token_dir = token_dir
         self._endpoint = endpoint
         self._timeout = timeout
-        self._clock = clock
         self.poll_interval = max(0.0, float(poll_interval))
-        #: (server time, status) of every status change, oldest first: for teaching and logs.
-        self.history: list[tuple[datetime, str]] = [(utc(clock()), "NONE")]
-        region = region or _env("WEBULL_REGION") or "us"
-        environment = environment or _env("WEBULL_ENVIRONMENT") or "prod"
+        region = region or env.get(env.REGION) or "us"
+        environment = environment or env.get(env.ENVIRONMENT) or "prod"
         # Validate early so a typo fails here, not at the first request.
         resolved = endpoints.resolve(region, environment, api, endpoint)
         self._set(
@@ -153,33 +92,12 @@ class Session(SignedRequests, traitlets.HasTraits):
             api=resolved.profile.name,
             guide_url=resolved.guide_url,
         )
-        app_key = app_key or _env("WEBULL_APP_KEY")
         if app_key and secret:
             self.set_credentials(app_key, secret)
         elif not credentials_later:
-            raise CredentialsError(
-                "no Webull app key and secret: pass Session(app_key, app_secret), set the "
-                "WEBULL_APP_KEY and WEBULL_APP_SECRET environment variables, or enter them "
-                "in webull_nb.panel()"
-            )
+            raise CredentialsError(credentials.MISSING)
 
     # --- plumbing -----------------------------------------------------------------------------
-
-    def _set(self, **values: Any) -> None:
-        """Set read-only traits together."""
-        with self.hold_trait_notifications():
-            for name, value in values.items():
-                self.set_trait(name, value)
-
-    def _mirror(self, account: Account, state: TokenState) -> None:
-        """Show a snapshot of this session's account, unless a newer one is already shown."""
-        with self._mirror_lock:
-            if account is not self._account or state.version <= self._mirrored_version:
-                return  # late news from an account this session has left, or old news
-            self._mirrored_version = state.version
-            if state.status != self.status:
-                self.history.append((utc(self.now()), state.status))
-            self._set(**{name: getattr(state, name) for name in _MIRRORED})
 
     def __repr__(self) -> str:
         """Show the state; never the secret or the full token."""
@@ -198,43 +116,9 @@ class Session(SignedRequests, traitlets.HasTraits):
         return self._account
 
     @property
-    def _client(self) -> Client | None:
-        return self._account.client if self._account else None
-
-    @property
-    def account(self) -> Account | None:
-        """The account whose token this session shows (None until credentials are set)."""
-        return self._account
-
-    @property
     def store(self) -> Records | None:
         """Where this session keeps its token (None until credentials are set; kept on close)."""
         return self._store
-
-    def now(self) -> float:
-        """Return the server's estimated time in epoch seconds."""
-        return self._account.now() if self._account else self._clock()
-
-    def seconds_left(self) -> float | None:
-        """Return the seconds left in the verification window, or None when not PENDING."""
-        deadline = self.deadline
-        if deadline is None or self.status != "PENDING":
-            return None
-        return max(0.0, deadline.timestamp() - self.now())
-
-    def next_check_in(self) -> float:
-        """Return the seconds until a check would be within the account's shared rate limit."""
-        return self._account.rate_wait() if self._account else 0.0
-
-    @property
-    def base_url(self) -> str | None:
-        """The API's base URL (None until credentials are set)."""
-        return self._client.endpoint.base_url if self._client else None
-
-    @property
-    def last_canonical_string(self) -> str | None:
-        """What the last request the service refused with INCORRECT_SIGN signed (no secret)."""
-        return self._client.last_canonical_string if self._client else None
 
     def note_error(self, message: str) -> None:
         """Show a user-facing message (views display it; it never holds secrets)."""
@@ -262,7 +146,7 @@ class Session(SignedRequests, traitlets.HasTraits):
     ) -> None:
         """Set (or replace) the app key and secret, and adopt the account's stored token."""
         app_key = (app_key or "").strip()
-        secret = _boxed(app_secret)
+        secret = credentials.boxed(app_secret)
         del app_secret  # see __init__
         if not app_key or not secret:
             raise CredentialsError("both the app key and the app secret are needed")
@@ -289,6 +173,7 @@ class Session(SignedRequests, traitlets.HasTraits):
         self._leave_account()
         with self._mirror_lock:
             self._account = account
+            self._signer = Signer(account, self.note_error)
             self._store = account.store
             self._mirrored_version = -1
         self._set(
@@ -304,7 +189,7 @@ class Session(SignedRequests, traitlets.HasTraits):
         self._mirror(account, account.subscribe(self._listener))
 
     def _leave_account(self) -> None:
-        old, self._account = self._account, None
+        old, self._account, self._signer = self._account, None, None
         if old is not None and self._listener is not None:
             old.unsubscribe(self._listener)
             release_account(old)
@@ -375,6 +260,61 @@ class Session(SignedRequests, traitlets.HasTraits):
             self.create_token()
         return self.wait(timeout) if self.status == "PENDING" else self.status
 
+    # --- signed requests for later cells (see ``signer.Signer``) ----------------------------
+
+    def _require_signer(self) -> Signer:
+        self._require_account()
+        assert self._signer is not None
+        return self._signer
+
+    def headers(
+        self,
+        method: str,
+        path: str,
+        params: Any = None,
+        body: bytes | str | dict[str, Any] | list[Any] | None = None,
+        *,
+        host: str | None = None,
+    ) -> dict[str, str]:
+        """Return fresh signed headers for exactly this request, with the token if any.
+
+        ``body`` must be the exact bytes you send; a dict or list is encoded compactly, so
+        send it as ``data=webull_nb.client.compact_json(body)`` (or use ``session.auth``).
+        """
+        return self._require_signer().headers(method, path, params, body, host=host)
+
+    @property
+    def auth(self) -> WebullAuth:
+        """A ``requests`` auth hook that signs each request at send time (follows this
+        session through a change of credentials)."""
+        return WebullAuth(self)
+
+    def note_use(self) -> None:
+        """Record a successful use of the token (Webull's 15-day idle clock)."""
+        self._require_signer().note_use()
+
+    def request(
+        self,
+        method: str,
+        path_or_url: str,
+        *,
+        params: Any = None,
+        json: Any = None,
+        data: bytes | str | None = None,
+    ) -> requests.Response:
+        """Send a signed API request with the active token; failures raise ``WebullError``."""
+        return self._require_signer().request(
+            method, path_or_url, params=params, json=json, data=data
+        )
+
+    def get(self, path_or_url: str, **kwargs: Any) -> requests.Response:
+        """Send a signed GET."""
+        return self.request("GET", path_or_url, **kwargs)
+
+    def post(self, path_or_url: str, **kwargs: Any) -> requests.Response:
+        """Send a signed POST."""
+        return self.request("POST", path_or_url, **kwargs)
+
     # --- waiting ------------------------------------------------------------------------------
 
     def wait(self, timeout: float = 300, *, progress: bool | None = None) -> str:
@@ -416,23 +356,6 @@ class Session(SignedRequests, traitlets.HasTraits):
         await waiting.until(self, lambda: self.status == "NORMAL", timeout)
         return self.status
 
-    def status_line(self) -> str:
-        """Return a one-line summary of the state, as the terminal shows it."""
-        line = f"Webull token: {self.status}"
-        left = self.seconds_left()
-        if left is not None:
-            line += f" | {countdown(left)} left to approve it in the Webull App"
-        elif self.status == "NORMAL" and self.token_hint:
-            line += f" | {self.token_hint}"
-            idle = self.idle_days_left()
-            if idle is not None:
-                line += f" | valid {idle:.1f} more days if unused"
-                if idle < IDLE_WARNING_DAYS:
-                    line += " (use it soon, or it becomes INVALID)"
-        if self.error:
-            line += f" | {self.error}"
-        return line
-
     # --- later cells --------------------------------------------------------------------------
 
     def activate(self) -> Session:
@@ -441,19 +364,6 @@ class Session(SignedRequests, traitlets.HasTraits):
         with _current_lock:
             _current = self
         return self
-
-    def valid_until(self) -> datetime | None:
-        """Return when a NORMAL token goes INVALID if unused (15 days after its last use)."""
-        if self.status != "NORMAL":
-            return None
-        return idle_deadline(self.expires, self.last_used)
-
-    def idle_days_left(self) -> float | None:
-        """Days until a NORMAL token goes INVALID if unused from now on (None if unknown)."""
-        until = self.valid_until()
-        if until is None:
-            return None
-        return max(0.0, (until.timestamp() - self.now()) / 86400)
 
     def sdk_api_client(self) -> Any:
         """The official SDK's ``ApiClient`` on this session's token (needs ``webull-nb[sdk]``).
@@ -464,7 +374,7 @@ class Session(SignedRequests, traitlets.HasTraits):
         """
         from webull_nb.session.sdk import sdk_api_client
 
-        return sdk_api_client(self)
+        return sdk_api_client(self._require_account())
 
     # --- teardown -----------------------------------------------------------------------------
 

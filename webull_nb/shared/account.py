@@ -108,7 +108,7 @@ class Account:
     def __repr__(self) -> str:
         """Show where the token lives and its state; never the token."""
         state = self.mirror.state
-        return f"<Account {state.status} {state.token_hint or '(no token)'} in {self.storage}>"
+        return f"<Account {state.status} token={state.token_hint or '(none)'} in {self.storage}>"
 
     # --- state and listeners ------------------------------------------------------------------
 
