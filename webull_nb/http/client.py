@@ -1,4 +1,4 @@
-"""HTTP calls to the Webull OpenAPI: signing, error mapping, rate limit, retries, clock offset."""
+"""One app key's calls to the Webull OpenAPI: the signed exchange, retries, clock offset, token API."""
 
 from __future__ import annotations
 

@@ -189,7 +189,6 @@ class Mirror:
             inferred=False,
         )
 
-    # --- the lifecycle ------------------------------------------------------------------------
 
     @contextlib.contextmanager
     def store_lock_or_note(self) -> Iterator[list[str]]:
