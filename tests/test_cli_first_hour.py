@@ -16,7 +16,7 @@ from pathlib import Path
 import pytest
 import requests
 
-from webull_nb.cli.token import (
+from webull_nb.cli.args import (
     EXIT_ACTION,
     EXIT_ERROR,
     EXIT_INTERRUPTED,

@@ -351,12 +351,13 @@ def test_cli_warns_when_the_control_plane_leaves_the_machine(
 def test_headless_demo_without_the_lab_extra_says_what_to_install(
     missing, monkeypatch, capsys
 ) -> None:
-    from webull_nb.cli import main as cli
+    from webull_nb.cli import demo
+    from webull_nb.cli.main import main
 
     monkeypatch.setitem(sys.modules, missing, None)  # makes "import nbformat" fail
     started = []
-    monkeypatch.setattr(cli, "_start_simulator", lambda: started.append(1) or ("x", "y"))
-    assert cli.main(["demo", "--headless"]) == 2
+    monkeypatch.setattr(demo, "_start_simulator", lambda: started.append(1) or ("x", "y"))
+    assert main(["demo", "--headless"]) == 2
     err = capsys.readouterr().err
     assert err == f"the headless demo needs {missing}: pip install 'webull-nb[lab]'\n"
     assert started == []

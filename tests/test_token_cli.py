@@ -85,7 +85,7 @@ def test_create_approve_status_export_forget(simulator_process, tmp_path: Path) 
         f"{created.returncode} ({time.monotonic() - entered[0]:.1f} s after the SMS)"
     )
     assert created.returncode == 0, created.stderr
-    assert "open the Webull App" in created.stderr
+    assert "Open the Webull App" in created.stderr
     assert "status:    NORMAL" in created.stdout and "valid if unused until" in created.stdout
 
     status = cli("status", "--json")

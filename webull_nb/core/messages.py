@@ -211,3 +211,57 @@ def html(text: str) -> str:
         parts += [_html.escape(text[last : match.start()]), mark(match)]
         last = match.end()
     return "".join([*parts, _html.escape(text[last:])])
+
+
+# --- terminal ---------------------------------------------------------------------------------
+# What ``webull-nb token`` says around a token it waits for; its commands come as ``Actions``
+# from ``terminal()``.
+
+__all__ += ["awaiting", "console", "interrupted", "still_pending", "ticker"]
+
+
+def console(text: str) -> str:
+    """The text for a terminal: emphasis dropped, code kept in backticks.
+
+    A command may hold quoted paths with spaces; the backticks show where it ends, so it can
+    be pasted as printed.
+    """
+    return _MARKS.sub(lambda m: m[1] if m[1] is not None else m[0], text)
+
+
+def awaiting(token_hint: str, joined: bool, seconds_left: float | None) -> str:
+    """A token now waits for approval: a new SMS or a joined token, then the phone's steps."""
+    opening = (
+        f"Joined token {token_hint}, already waiting for approval (no new SMS)"
+        if joined
+        else f"Webull has sent an SMS code to the phone of this account for token {token_hint}"
+    )
+    steps = "".join(f"\n  - {step}" for step in PHONE_STEPS)
+    return f"{opening}. Approve it in the Webull App{within(seconds_left)}:{steps}"
+
+
+def _waiting(seconds_left: float | None) -> str:
+    return f"waiting for approval in the Webull App{within(seconds_left)}"
+
+
+def ticker(status: str, seconds_left: float | None) -> str:
+    """The one line redrawn every second while a terminal waits for the approval."""
+    if seconds_left is None:
+        return f"the token is {status}"
+    return f"{_waiting(seconds_left)} (Ctrl-C stops waiting)"
+
+
+def still_pending(actions: Actions, seconds_left: float | None) -> str:
+    """The wait ended and the token still awaits approval."""
+    return f"Still {_waiting(seconds_left)}. {_sentence(actions.wait)}."
+
+
+def interrupted(status: str, token_hint: str, actions: Actions, seconds_left: float | None) -> str:
+    """Where a Ctrl-C left the token: this process stops, the token stays as it is."""
+    if status == "PENDING":
+        return (
+            f"Interrupted: this command stops checking, and the token {token_hint} stays "
+            f"PENDING: it can still be approved in the Webull App{within(seconds_left)}. "
+            f"{_sentence(actions.wait)}."
+        )
+    return f"Interrupted; the token is {status}."
