@@ -15,6 +15,8 @@ from typing import Any
 
 import requests
 
+from webull_nb.core import env
+
 __all__ = ["add_demo_parser", "demo", "notebook_path"]
 
 
@@ -149,12 +151,12 @@ def demo(headless: bool) -> int:
             shutil.copyfile(source, notebook)
             os.environ.update(
                 {
-                    "WEBULL_NB_SIMULATOR_URL": url,
-                    "WEBULL_OPENAPI_TOKEN_DIR": str(workdir / "tokens"),
+                    env.SIMULATOR_URL: url,
+                    env.TOKEN_DIR: str(workdir / "tokens"),
                 }
             )
             if headless:
-                os.environ["WEBULL_NB_AUTOPILOT"] = "1"
+                os.environ[env.AUTOPILOT] = "1"
                 print("running the quickstart headless...", flush=True)
                 return _run_headless(notebook, url, workdir)
             return _run_jupyterlab(notebook, workdir)

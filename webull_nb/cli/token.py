@@ -26,7 +26,7 @@ from webull_nb.cli.connect import open_session
 from webull_nb.cli.interrupt import one_interrupt
 from webull_nb.cli.report import actions, advise, facts, report, say
 from webull_nb.cli.wait import wait_for_approval
-from webull_nb.core import messages
+from webull_nb.core import env, messages
 from webull_nb.core.errors import AuthenticationError, EndpointError, WebullError
 from webull_nb.core.secrets import mask_token
 from webull_nb.core.status import IDLE_LIFETIME
@@ -119,7 +119,7 @@ def _export(session: Session, args: argparse.Namespace) -> int:
     where = shlex.quote(str(target.directory))
     say(
         f"Exported token {mask_token(stored.token)} to {target.path} (file 0600, dir 0700).\n"
-        f"On the server, point the SDK at it: WEBULL_OPENAPI_TOKEN_DIR={where}"
+        f"On the server, point the SDK at it: {env.TOKEN_DIR}={where}"
     )
     return report(session, args, exported_to=str(target.path))
 
@@ -155,8 +155,8 @@ def _error_text(exc: Exception, session: Session | None, args: argparse.Namespac
         from_env = [
             f"{name}={os.environ[name]}"
             for name, flag in (
-                ("WEBULL_REGION", args.region),
-                ("WEBULL_ENVIRONMENT", args.environment),
+                (env.REGION, args.region),
+                (env.ENVIRONMENT, args.environment),
             )
             if flag is None and os.environ.get(name)
         ]

@@ -4,7 +4,16 @@ from __future__ import annotations
 
 import os
 
-__all__ = ["APP_KEY", "APP_SECRET", "AUTOPILOT", "ENVIRONMENT", "REGION", "TOKEN_DIR", "get"]
+__all__ = [
+    "APP_KEY",
+    "APP_SECRET",
+    "AUTOPILOT",
+    "ENVIRONMENT",
+    "REGION",
+    "SIMULATOR_URL",
+    "TOKEN_DIR",
+    "get",
+]
 
 APP_KEY = "WEBULL_APP_KEY"
 APP_SECRET = "WEBULL_APP_SECRET"
@@ -12,6 +21,8 @@ REGION = "WEBULL_REGION"
 ENVIRONMENT = "WEBULL_ENVIRONMENT"
 #: The official SDK's variable: both keep their token in the directory it names.
 TOKEN_DIR = "WEBULL_OPENAPI_TOKEN_DIR"
+#: Set by ``webull-nb demo``: the simulator the quickstart notebook talks to.
+SIMULATOR_URL = "WEBULL_NB_SIMULATOR_URL"
 #: Set by ``webull-nb demo --headless``: the quickstart approves its token by itself.
 AUTOPILOT = "WEBULL_NB_AUTOPILOT"
 

@@ -1,4 +1,4 @@
-"""One app key's calls to the Webull OpenAPI: the signed exchange, retries, clock offset, token API."""
+"""One app key's calls to the Webull OpenAPI: a signed exchange, retries, the token API."""
 
 from __future__ import annotations
 

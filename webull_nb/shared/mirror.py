@@ -189,7 +189,6 @@ class Mirror:
             inferred=False,
         )
 
-
     @contextlib.contextmanager
     def store_lock_or_note(self) -> Iterator[list[str]]:
         # An answer from the service must never be lost to a stuck lock: without the lock
