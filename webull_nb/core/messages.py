@@ -166,3 +166,33 @@ def html(text: str) -> str:
         parts += [_html.escape(text[last : match.start()]), mark(match)]
         last = match.end()
     return "".join([*parts, _html.escape(text[last:])])
+
+
+# --- panel
+
+
+def uat_advice(status: str, actions: Actions) -> str:
+    """What to do with a test (UAT) token: it skips the phone, so only create it if needed."""
+    return UAT_NOTE if status == "NORMAL" else f"{UAT_NOTE} {_sentence(actions.create)}."
+
+
+def held(hint: str, valid_until: str | None, *, restored: bool = False) -> str:
+    """What a NORMAL token is: its masked form, and until when it stays valid if unused."""
+    where = " (restored from the token store)" if restored else ""
+    until = (
+        f"valid until about *{valid_until}* if unused ({_IDLE} after last use)"
+        if valid_until
+        else "valid"
+    )
+    return f"Token `{hint}`{where}, {until}."
+
+
+def idle_warning(left: str) -> str:
+    """Warn that a NORMAL token goes INVALID soon if unused (``left``: "36 h", "3 days")."""
+    return (
+        f"{left} left on the {IDLE_LIFETIME.days}-day idle clock: use the token "
+        "(any signed request) to keep it valid."
+    )
+
+
+__all__ += ["held", "idle_warning", "uat_advice"]
