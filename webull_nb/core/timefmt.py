@@ -8,7 +8,8 @@ __all__ = ["countdown", "utc", "within"]
 
 
 def countdown(seconds: float) -> str:
-    """Format seconds left as ``m:ss``, rounded up and never negative (the panel's JS agrees)."""
+    """Format seconds left as ``m:ss``, rounded up and never negative."""
+    # webull_nb/ui/static/panel.js mmss() draws the same in the browser: change both together.
     whole = max(0, int(seconds + 0.999))
     return f"{whole // 60}:{whole % 60:02d}"
 

@@ -41,7 +41,8 @@ def _parser() -> argparse.ArgumentParser:
 
 def webull_magic(line: str = "") -> Any:
     """Show a token panel: ``%webull [--env uat] [--region hk] [--api v3] [--simulator]``."""
-    from webull_nb.ui import panel as panel_module
+    # Here, not at the top: loading the extension must not load the widgets.
+    from webull_nb.ui.panel import panel
 
     try:
         args = _parser().parse_args(shlex.split(line))
@@ -67,8 +68,8 @@ def webull_magic(line: str = "") -> Any:
         from webull_nb.simulator import Simulator
 
         environment = args.environment or "prod"
-        return panel_module.panel(simulator=Simulator(environment=environment).start(), **kwargs)
-    return panel_module.panel(**kwargs)
+        return panel(simulator=Simulator(environment=environment).start(), **kwargs)
+    return panel(**kwargs)
 
 
 def load_ipython_extension(ipython: Any) -> None:
