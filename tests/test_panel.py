@@ -1,12 +1,13 @@
 """The panel without a browser: its state per token status, its actions, threads, no secrets.
 
-The browser side (webull_nb/static/panel.js) is driven in tests/browser/; here the kernel side
+The browser side (webull_nb/ui/static/panel.js) is driven in tests/browser/; here the kernel side
 is driven the way the view drives it, through custom messages.
 """
 
 from __future__ import annotations
 
 import json
+import shutil
 import subprocess
 import sys
 import threading
@@ -17,11 +18,14 @@ import pytest
 from ipywidgets.widgets import widget as ipywidget
 
 import webull_nb
+from webull_nb.core import messages
+from webull_nb.core.timefmt import countdown
 from webull_nb.errors import StoreError
 from webull_nb.session import Session
 from webull_nb.simulator import Simulator
 from webull_nb.simulator.phone import SimulatedPhone
-from webull_nb.ui.panel import NEW_CODE_QUIET, STATIC, TokenPanel, render_html, view_state
+from webull_nb.ui.panel import NEW_CODE_QUIET, STATIC, TokenPanel
+from webull_nb.ui.view import render_html, view_state
 
 SECRET = "s3cret-value-that-must-never-leak"
 
@@ -76,6 +80,33 @@ def test_panel_is_a_function_and_importing_the_package_loads_no_widgets() -> Non
         "assert not {'ipywidgets', 'anywidget'} & set(sys.modules), 'widgets loaded at import'"
     )
     subprocess.run([sys.executable, "-c", code], check=True)
+
+
+def test_the_view_model_works_without_widgets() -> None:
+    code = (
+        "import sys\n"
+        "from webull_nb.session import Session\n"
+        "from webull_nb.ui.view import render_html, view_state\n"
+        "session = Session(credentials_later=True)\n"
+        "assert view_state(session)['badge_text'] == 'NO TOKEN'\n"
+        "assert 'WEBULL_APP_KEY' in render_html(session)\n"
+        "session.close()\n"
+        "assert not {'ipywidgets', 'anywidget'} & set(sys.modules), 'widgets loaded'\n"
+    )
+    subprocess.run([sys.executable, "-c", code], check=True)
+
+
+def test_the_browser_counts_down_as_the_kernel_does() -> None:
+    node = shutil.which("node")
+    if node is None:
+        pytest.skip("no node to run the panel's JavaScript")
+    source = (STATIC / "panel.js").read_text()
+    start = source.index("function mmss(")
+    mmss = source[start : source.index("\n}\n", start) + 3]
+    seconds = [-5, 0, 0.0004, 0.001, 0.4, 1, 1.0001, 59.2, 59.999, 60, 61.5, 299.9, 300, 3599.5]
+    script = f"{mmss}\nconsole.log(JSON.stringify({json.dumps(seconds)}.map(s => mmss(s * 1000))));"
+    out = subprocess.run([node, "-e", script], capture_output=True, text=True, check=True).stdout
+    assert json.loads(out) == [countdown(s) for s in seconds]
 
 
 def test_one_anywidget_of_at_most_three_models_with_its_front_end_shipped(sim) -> None:
@@ -134,6 +165,8 @@ def test_no_token_state(make_panel) -> None:
     state = make_panel().state
     assert (state["status"], state["badge"], state["badge_text"]) == ("NONE", "NONE", "NO TOKEN")
     assert state["deadline_ms"] is None and "Create token" in state["guidance"]
+    # The panel's words for a status are core.messages', not its own.
+    assert messages.html(messages.advice("NONE", messages.PANEL)) in state["guidance"]
 
 
 def test_pending_state_carries_the_deadline_and_the_kernels_clock(make_panel, clock) -> None:
@@ -146,6 +179,7 @@ def test_pending_state_carries_the_deadline_and_the_kernels_clock(make_panel, cl
     guidance = state["guidance"]
     assert "Menu → Messages → OpenAPI Notifications" in guidance and "Check Now" in guidance
     assert "Send a new code" in guidance
+    assert all(messages.html(step) in guidance for step in messages.PHONE_STEPS)
     assert "https://developer.webull-uk.com/apis/docs/authentication/token" in guidance
 
 
@@ -195,6 +229,10 @@ def test_normal_state_shows_the_masked_token_and_its_idle_clock(make_panel, sim,
     until = panel.session.valid_until()
     assert state["valid_until_ms"] == until.timestamp() * 1000
     assert state["idle_warning_ms"] == timedelta(days=2).total_seconds() * 1000
+    assert f"<code>{state['token_hint']}</code>" in state["token_info"]
+    assert "valid until about" in state["token_info"] and token not in state["token_info"]
+    # The browser puts the hours left in place of {left} as they pass.
+    assert state["idle_warning"].startswith("{left} left on the 15-day idle clock")
     assert "Under 2 days left" not in render_html(panel.session)
     clock.advance(13.5 * 86400)
     assert "Under 2 days left on the 15-day idle clock" in render_html(panel.session)
@@ -205,7 +243,8 @@ def test_expired_and_invalid_states(make_panel, sim, clock) -> None:
     click(panel, "create")
     clock.advance(301)
     panel.session.check_token()
-    assert panel.state["badge"] == "EXPIRED" and "window passed" in panel.state["guidance"]
+    guidance = panel.state["guidance"]
+    assert panel.state["badge"] == "EXPIRED" and "within its 5-minute window" in guidance
     click(panel, "create")
     enter_sms(sim)
     panel.session.check_token()

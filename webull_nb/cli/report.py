@@ -9,13 +9,13 @@ from __future__ import annotations
 import argparse
 import json
 import sys
-from datetime import datetime, timezone
+from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
 from webull_nb.cli.args import DEFAULT_WAIT, EXIT_ACTION, EXIT_OK, command_line
 from webull_nb.core import messages
 from webull_nb.core.status import IDLE_LIFETIME, IDLE_WARNING_DAYS
-from webull_nb.core.timefmt import within
+from webull_nb.core.timefmt import utc_text, within
 
 if TYPE_CHECKING:
     from webull_nb.session.session import Session
@@ -54,10 +54,6 @@ def _span(seconds: float) -> str:
     return f"{minutes} min"
 
 
-def _utc_text(when: datetime) -> str:
-    return when.astimezone(timezone.utc).strftime("%Y-%m-%d %H:%M UTC")
-
-
 def facts(session: Session) -> dict[str, Any]:
     """The state as one JSON-ready object: never the full token."""
     until = session.valid_until()
@@ -81,7 +77,7 @@ def _lines(result: dict[str, Any], until: datetime | None, idle_left: float | No
         lines.append(f"token:     {result['token']}")
     if until is not None and idle_left is not None:
         lines.append(
-            f"valid if unused until {_utc_text(until)} ({_span(idle_left)} left; "
+            f"valid if unused until {utc_text(until)} ({_span(idle_left)} left; "
             f"each use restarts the {IDLE_LIFETIME.days}-day clock)"
         )
     if "seconds_left" in result:

@@ -15,7 +15,7 @@ from dataclasses import dataclass
 from datetime import datetime
 
 from webull_nb.core.status import IDLE_LIFETIME, IDLE_WARNING_DAYS, VERIFICATION_WINDOW
-from webull_nb.core.timefmt import countdown, within
+from webull_nb.core.timefmt import countdown, utc_text, within
 
 __all__ = [
     "BADGE",
@@ -158,7 +158,7 @@ def status_line(
 def idle_passed(until: datetime) -> str:
     """A stored NORMAL token whose idle deadline passed (this clock's verdict, to confirm)."""
     return (
-        f"the stored token was valid until {until:%Y-%m-%d %H:%M} UTC if unused, and that has "
+        f"the stored token was valid until {utc_text(until)} if unused, and that has "
         f"passed: Webull drops tokens unused for {_IDLE}. Create a new one"
     )
 
@@ -265,3 +265,33 @@ def interrupted(status: str, token_hint: str, actions: Actions, seconds_left: fl
             f"{_sentence(actions.wait)}."
         )
     return f"Interrupted; the token is {status}."
+
+
+# --- panel
+
+
+def uat_advice(status: str, actions: Actions) -> str:
+    """What to do with a test (UAT) token: it skips the phone, so only create it if needed."""
+    return UAT_NOTE if status == "NORMAL" else f"{UAT_NOTE} {_sentence(actions.create)}."
+
+
+def held(hint: str, valid_until: str | None, *, restored: bool = False) -> str:
+    """What a NORMAL token is: its masked form, and until when it stays valid if unused."""
+    where = " (restored from the token store)" if restored else ""
+    until = (
+        f"valid until about *{valid_until}* if unused ({_IDLE} after last use)"
+        if valid_until
+        else "valid"
+    )
+    return f"Token `{hint}`{where}, {until}."
+
+
+def idle_warning(left: str) -> str:
+    """Warn that a NORMAL token goes INVALID soon if unused (``left``: "36 h", "3 days")."""
+    return (
+        f"{left} left on the {IDLE_LIFETIME.days}-day idle clock: use the token "
+        "(any signed request) to keep it valid."
+    )
+
+
+__all__ += ["held", "idle_warning", "uat_advice"]

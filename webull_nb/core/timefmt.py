@@ -4,11 +4,12 @@ from __future__ import annotations
 
 from datetime import datetime, timezone
 
-__all__ = ["countdown", "utc", "within"]
+__all__ = ["countdown", "utc", "utc_text", "within"]
 
 
 def countdown(seconds: float) -> str:
-    """Format seconds left as ``m:ss``, rounded up and never negative (the panel's JS agrees)."""
+    """Format seconds left as ``m:ss``, rounded up and never negative."""
+    # webull_nb/ui/static/panel.js mmss() draws the same in the browser: change both together.
     whole = max(0, int(seconds + 0.999))
     return f"{whole // 60}:{whole % 60:02d}"
 
@@ -21,3 +22,8 @@ def within(seconds: float | None) -> str:
 def utc(epoch: float) -> datetime:
     """A timezone-aware UTC datetime from epoch seconds."""
     return datetime.fromtimestamp(epoch, tz=timezone.utc)
+
+
+def utc_text(when: datetime) -> str:
+    """A moment as every view writes it: ``2026-12-19 19:06 UTC``."""
+    return when.astimezone(timezone.utc).strftime("%Y-%m-%d %H:%M UTC")

@@ -3,10 +3,10 @@
 from __future__ import annotations
 
 import argparse
-import os
 import shlex
 from typing import Any
 
+from webull_nb.core import env
 from webull_nb.core.endpoints import resolve
 from webull_nb.core.errors import EndpointError
 
@@ -41,15 +41,16 @@ def _parser() -> argparse.ArgumentParser:
 
 def webull_magic(line: str = "") -> Any:
     """Show a token panel: ``%webull [--env uat] [--region hk] [--api v3] [--simulator]``."""
-    from webull_nb.ui import panel as panel_module
+    # Here, not at the top: loading the extension must not load the widgets.
+    from webull_nb.ui.panel import panel
 
     try:
         args = _parser().parse_args(shlex.split(line))
         # Checked before a simulator or session exists, so a typo costs one line, not a
         # traceback (and no half-started simulator).
         resolve(
-            args.region or os.environ.get("WEBULL_REGION") or "us",
-            args.environment or os.environ.get("WEBULL_ENVIRONMENT") or "prod",
+            args.region or env.get(env.REGION) or "us",
+            args.environment or env.get(env.ENVIRONMENT) or "prod",
             args.api,
             args.endpoint,
         )
@@ -67,8 +68,8 @@ def webull_magic(line: str = "") -> Any:
         from webull_nb.simulator import Simulator
 
         environment = args.environment or "prod"
-        return panel_module.panel(simulator=Simulator(environment=environment).start(), **kwargs)
-    return panel_module.panel(**kwargs)
+        return panel(simulator=Simulator(environment=environment).start(), **kwargs)
+    return panel(**kwargs)
 
 
 def load_ipython_extension(ipython: Any) -> None:

@@ -8,7 +8,7 @@ names the token it describes by a hash, so a sidecar left over from another writ
 
 Reading never raises: whatever is on disk (binary junk, a directory, a symlink, a 50 MB line,
 an expiry past the year 9999) is reported once in ``problem`` and treated as "no token".
-Writers must hold the account lock (``webull_nb.coordination``); readers need not, because
+Writers must hold the account lock (``files.locks``); readers need not, because
 every write replaces a whole file atomically.
 """
 

@@ -1,9 +1,10 @@
 // The webull-nb token panel, drawn in the browser (an anywidget ES module; no build step).
 //
-// The kernel publishes two dicts, `state` and `phone` (see webull_nb/panel.py); this view
-// draws them, runs the countdown on the browser's own timer, and sends actions back as
-// custom messages. Each change event redraws from both dicts, whichever arrived, because
-// some frontends deliver the traits of one update separately and in any order.
+// The kernel publishes two dicts, `state` and `phone` (see webull_nb/ui/panel.py; `state` is
+// built by webull_nb/ui/view.py, its sentences by webull_nb/core/messages.py); this view draws
+// them, runs the countdown on the browser's own timer, and sends actions back as custom
+// messages. Each change event redraws from both dicts, whichever arrived, because some
+// frontends deliver the traits of one update separately and in any order.
 
 const TICK_MS = 250;
 const WARN_BEFORE_CLOSE_MS = 60_000;
@@ -25,13 +26,11 @@ function el(tag, attrs = {}, ...children) {
   return node;
 }
 
+// The same m:ss as webull_nb/core/timefmt.py countdown(): rounded up, never negative
+// (a panel test runs both on the same values).
 function mmss(ms) {
-  const whole = Math.max(0, Math.ceil(ms / 1000));
+  const whole = Math.max(0, Math.floor(ms / 1000 + 0.999));
   return `${Math.floor(whole / 60)}:${String(whole % 60).padStart(2, "0")}`;
-}
-
-function utc(ms) {
-  return `${new Date(ms).toISOString().slice(0, 16).replace("T", " ")} UTC`;
 }
 
 function daysHours(ms) {
@@ -247,7 +246,9 @@ function render({ model, el: host }) {
       for (const name of ["region", "environment", "api"]) fillSelect(selects[name], state.choices[name], state[name]);
     }
 
-    guidance.innerHTML = state.guidance || ""; // built by the kernel from escaped parts
+    // Both built by the kernel from escaped parts (webull_nb/ui/view.py).
+    guidance.innerHTML = state.guidance || "";
+    info.innerHTML = state.token_info || "";
     error.textContent = state.error ? `⚠ ${state.error}` : "";
     show(error, Boolean(state.error));
 
@@ -320,20 +321,12 @@ function render({ model, el: host }) {
     show(busy, Boolean(s.busy));
     show(bell, "Notification" in globalThis && !notificationsOn());
 
-    if (s.status === "NORMAL" && s.token_hint) {
-      const until = s.valid_until_ms ? `valid until about ${utc(s.valid_until_ms)}` : "valid";
-      info.replaceChildren(
-        "Token ",
-        el("code", { text: s.token_hint }),
-        `${s.restored ? " (restored from the token store)" : ""}, ${until} if unused (${s.idle_days} days after last use). In a later cell: `,
-        el("code", { text: 'webull_nb.current().headers("GET", "/openapi/account/list")' }),
-      );
+    if (s.status === "NORMAL" && s.token_info) {
       show(info, true);
       const idleLeft = s.valid_until_ms ? s.valid_until_ms - now : Infinity;
       const warn = idleLeft < (s.idle_warning_ms || 0);
-      warning.textContent = warn
-        ? `⚠ ${daysHours(idleLeft)} left on the ${s.idle_days}-day idle clock: use the token (any signed request) to keep it valid.`
-        : "";
+      // The kernel's sentence, with the time left that only the browser knows as it passes.
+      warning.textContent = warn ? `⚠ ${(s.idle_warning || "").replace("{left}", daysHours(idleLeft))}` : "";
       show(warning, warn);
     } else {
       show(info, false);
