@@ -1,4 +1,4 @@
-"""Small helpers shared by the benchmarks: alternating timing rounds."""
+"""Small helpers shared by the benchmarks: alternating timing rounds, the verdict line."""
 
 from __future__ import annotations
 
@@ -26,3 +26,8 @@ def alternate(
         for name, fn in candidates.items():
             samples[name].append(per_call_seconds(fn, calls))
     return {name: statistics.median(values) for name, values in samples.items()}
+
+
+def verdict(meets: bool) -> str:
+    """The word a benchmark prints after its figure, baseline and target."""
+    return "meets" if meets else "MISSES"

@@ -22,20 +22,22 @@ What the arguments mean (``sign`` and ``canonical_string`` check them and raise 
 
 from __future__ import annotations
 
-import base64
 import hashlib
-import hmac
+import math
 import os
 import re
 import time
-from collections.abc import Iterable, Mapping
-from typing import Protocol
-from urllib.parse import parse_qsl
+from binascii import b2a_base64
+from collections.abc import Mapping
+from typing import Any, Protocol
+
+from webull_nb.core.query import Query, query_pairs
 
 __all__ = [
     "ALGORITHMS",
     "SIGNATURE_VERSION",
     "Query",
+    "Signer",
     "canonical_string",
     "check_algorithm",
     "format_timestamp",
@@ -53,63 +55,91 @@ ALGORITHMS: dict[str, tuple[str, str]] = {
     "HMAC-SHA256": ("sha256", "sha256"),
 }
 
-Query = Mapping[str, object] | Iterable[tuple[str, object]] | str | None
-
+_DIGESTS = {"md5": hashlib.md5, "sha1": hashlib.sha1, "sha256": hashlib.sha256}
 _TIMESTAMP_FORMAT = "%Y-%m-%dT%H:%M:%SZ"
-# After the common separators are replaced, anything not in this class needs the slow path.
-_REST = re.compile(r"[^A-Za-z0-9\-._~%]")
-_UNSAFE_BYTES = re.compile(rb"[^A-Za-z0-9\-._~]")
-_ESCAPES = {bytes([i]): b"%%%02X" % i for i in range(256)}
-_DIGESTS = {"md5": hashlib.md5, "sha256": hashlib.sha256}
-# Value types whose query text is plain str(value), as requests sends them.
-_PLAIN = frozenset({str, int, float})
+# What percent-encoding leaves as it is, plus '%' itself once it has been escaped.
+_SAFE = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-._~%"
+_UNSAFE_RUN = re.compile(rb"[^A-Za-z0-9\-._~%]+")
 
 
-def _escape_match(match: re.Match[bytes]) -> bytes:
-    return _ESCAPES[match.group()]
+def _escape_run(match: re.Match[bytes]) -> bytes:
+    return ("%" + match.group().hex("%")).upper().encode("ascii")
 
 
-def _escape_run(match: re.Match[str]) -> str:
-    return _UNSAFE_BYTES.sub(_escape_match, match.group().encode("utf-8")).decode("ascii")
+def _quote(data: bytes) -> bytes:
+    # urllib's quote() handles one byte per Python call, which is where the official
+    # signer spends most of its time. A canonical string's only unsafe characters are
+    # nearly always these five, so C-level replaces do the work, and one translate (a
+    # tenth of a regex scan on bytes) shows whether anything else is left.
+    if b"%" in data:
+        data = data.replace(b"%", b"%25")
+    data = data.replace(b"&", b"%26").replace(b"=", b"%3D").replace(b"/", b"%2F")
+    data = data.replace(b":", b"%3A")
+    if data.translate(None, _SAFE):
+        data = _UNSAFE_RUN.sub(_escape_run, data)
+    return data
 
 
 def percent_encode(text: str) -> str:
     """Percent-encode ``text`` as UTF-8, leaving only ``A-Z a-z 0-9 - . _ ~``."""
-    # urllib's quote() handles one byte per Python call, which is where the official
-    # signer spends most of its time. A canonical string's only unsafe characters are
-    # nearly always these five, so plain C-level replaces do almost all of the work.
-    if "%" in text:
-        text = text.replace("%", "%25")
-    text = text.replace("&", "%26").replace("=", "%3D").replace("/", "%2F").replace(":", "%3A")
-    if _REST.search(text) is None:
-        return text
-    return _REST.sub(_escape_run, text)
+    return _quote(text.encode("utf-8")).decode("ascii")
+
+
+# Columns of the 32 hex digits in a 36-character UUID text (dashes at 8, 13, 18 and 23).
+_UUID_COLUMNS = [column for column in range(36) if column not in (8, 13, 18, 23)]
+_UUID_VARIANT = bytes.maketrans(b"0123456789abcdef", b"89ab89ab89ab89ab")
+_nonces: list[str] = []
+# A forked child must not hand out the nonces its parent holds.
+os.register_at_fork(after_in_child=_nonces.clear)
+
+
+def _fresh_nonces(count: int = 256) -> list[str]:
+    # Random version-4 UUID texts, laid out a column at a time in C: formatting each one in
+    # Python cost more than the rest of a signature's bookkeeping.
+    digits = os.urandom(16 * count).hex().encode("ascii")
+    text = bytearray(b"-" * (36 * count))
+    for source, column in enumerate(_UUID_COLUMNS):
+        text[column::36] = digits[source::32]
+    text[14::36] = b"4" * count
+    text[19::36] = text[19::36].translate(_UUID_VARIANT)
+    whole = text.decode("ascii")
+    return [whole[start : start + 36] for start in range(0, 36 * count, 36)]
 
 
 def _nonce() -> str:
-    # Same shape as str(uuid.uuid4()) (version and variant bits set), at a third of the cost.
-    h = os.urandom(16).hex()
-    return f"{h[:8]}-{h[8:12]}-4{h[13:16]}-{'89ab'[int(h[16], 16) & 3]}{h[17:20]}-{h[20:]}"
+    # Same shape as str(uuid.uuid4()). list.pop is atomic, and two threads refilling at
+    # once only add more unused nonces.
+    try:
+        return _nonces.pop()
+    except IndexError:
+        _nonces.extend(_fresh_nonces())
+        return _nonces.pop()
+
+
+# (second, its timestamp, that timestamp percent-encoded): formatting costs more than the
+# rest of a signature's bookkeeping, and the text changes once a second.
+_last_stamp: tuple[int, str, bytes] = (-1, "", b"")
 
 
 def format_timestamp(epoch: float) -> str:
     """Format epoch seconds as the UTC ``YYYY-MM-DDThh:mm:ssZ`` that ``x-timestamp`` carries."""
-    return time.strftime(_TIMESTAMP_FORMAT, time.gmtime(epoch))
-
-
-_last_stamp: tuple[int, str] = (-1, "")
+    global _last_stamp
+    second = math.floor(epoch)  # as gmtime rounds
+    cached = _last_stamp  # one read: another thread may replace it meanwhile
+    if cached[0] != second:
+        text = time.strftime(_TIMESTAMP_FORMAT, time.gmtime(second))
+        cached = _last_stamp = (second, text, _quote(text.encode("ascii")))
+    return cached[1]
 
 
 def timestamp_now() -> str:
     """Return the current UTC time as ``YYYY-MM-DDThh:mm:ssZ``."""
-    global _last_stamp
-    second = int(time.time())
-    cached = _last_stamp  # one read: another thread may replace it meanwhile
-    if cached[0] != second:
-        # Formatting costs more than the rest of a signature's bookkeeping; it changes
-        # once a second.
-        cached = _last_stamp = (second, format_timestamp(second))
-    return cached[1]
+    return format_timestamp(time.time())
+
+
+def _encoded_stamp(stamp: str) -> bytes:
+    cached = _last_stamp
+    return cached[2] if stamp == cached[1] else _quote(stamp.encode("utf-8"))
 
 
 def check_algorithm(algorithm: str) -> tuple[str, str]:
@@ -121,101 +151,6 @@ def check_algorithm(algorithm: str) -> tuple[str, str]:
         raise ValueError(
             f"unsupported signature algorithm {algorithm!r}: use {supported}"
         ) from None
-
-
-def _text(value: object, what: str) -> str:
-    if isinstance(value, (bytes, bytearray)):
-        try:
-            return bytes(value).decode("utf-8")
-        except UnicodeDecodeError:
-            # The server decodes query bytes as UTF-8; other bytes cannot be signed for it.
-            raise ValueError(f"query {what} {bytes(value)!r} is not UTF-8: pass str") from None
-    return str(value)
-
-
-def query_pairs(query: Query) -> list[tuple[str, str]]:
-    """Normalise query parameters into the ``(key, value)`` pairs that are signed and sent.
-
-    The rules are those ``requests`` applies to ``params=``, so signing ``p`` and sending
-    ``requests.get(url, params=p)`` agree: a mapping or an iterable of ``(key, value)``
-    pairs; ``None`` values are dropped (not signed as ``"None"``); bytes are UTF-8 text;
-    a list, tuple or other iterable value becomes repeated keys (``b=1&b=2``, signed as
-    ``b=1&2``); anything else is ``str(value)``. A ``str`` is a raw query string such as
-    ``"a=1&b=2"`` and is parsed the way the server parses it.
-
-    The official SDK signs and sends a list value as its Python repr (``"[1, 2]"``); to
-    get exactly that, pass ``str(value)``.
-    """
-    if not query:
-        return []
-    if type(query) is dict:
-        # The common case, a plain dict of str and int values, without the general rules.
-        pairs = [
-            (key, value if type(value) is str else str(value))
-            for key, value in query.items()
-            if type(key) is str and type(value) in _PLAIN
-        ]
-        if len(pairs) == len(query):
-            return pairs
-    if isinstance(query, (str, bytes)):
-        text = _text(query, "string")
-        return parse_qsl(text, keep_blank_values=True)
-    if isinstance(query, Mapping):
-        items: Iterable[object] = query.items()
-    elif isinstance(query, Iterable):
-        items = query
-    else:
-        raise TypeError(
-            f"query must be a mapping, (key, value) pairs or a query string, "
-            f"not {type(query).__name__}"
-        )
-    pairs: list[tuple[str, str]] = []
-    for item in items:
-        if not isinstance(item, (tuple, list)) or len(item) != 2:
-            raise TypeError(
-                f"query items must be (key, value) pairs, not {item!r}: pass a mapping "
-                "such as {'a': 1}, pairs such as [('a', 1)], or a string such as 'a=1'"
-            )
-        key, value = item
-        name = key if type(key) is str else _text(key, "key")
-        # Exact str first: nearly every query value is one, and signing is hot.
-        if type(value) is str:
-            pairs.append((name, value))
-            continue
-        if value is None:
-            continue
-        if isinstance(value, (str, bytes, bytearray)) or not isinstance(value, Iterable):
-            pairs.append((name, _text(value, f"value of {name!r}")))
-            continue
-        if isinstance(value, Mapping):
-            raise TypeError(
-                f"query value of {name!r} is a {type(value).__name__}: pass a str, a number "
-                "or a list of them (a JSON object belongs in the body)"
-            )
-        for element in value:
-            if element is None:
-                continue
-            if not isinstance(element, (str, bytes, bytearray)) and isinstance(element, Iterable):
-                raise TypeError(f"query value of {name!r} nests {element!r}: flatten it")
-            pairs.append((name, _text(element, f"value of {name!r}")))
-    return pairs
-
-
-def _sign_params(
-    app_key: str, host: str, algorithm: str, timestamp: str, nonce: str, query: Query
-) -> list[tuple[str, str]]:
-    params = {
-        "x-app-key": app_key,
-        "x-timestamp": timestamp,
-        "x-signature-version": SIGNATURE_VERSION,
-        "x-signature-algorithm": algorithm,
-        "x-signature-nonce": nonce,
-        "host": host,
-    }
-    for key, value in query_pairs(query):
-        old = params.get(key)
-        params[key] = value if old is None else old + "&" + value
-    return sorted(params.items())
 
 
 def _body_digest(body: bytes | str | None, digest_name: str) -> str | None:
@@ -260,18 +195,24 @@ def _canonical(
     algorithm: str,
     timestamp: str,
     nonce: str,
-    encode: bool,
 ) -> str:
+    # The general rules, unencoded: every request goes here or through Signer's fast path.
     body_digest_name, _ = check_algorithm(algorithm)
     _check_request(host, path, body)
-    if isinstance(body, (bytearray, memoryview)):
-        body = bytes(body)
-    pairs = _sign_params(app_key, host, algorithm, timestamp, nonce, query)
+    params = {
+        "x-app-key": app_key,
+        "x-timestamp": timestamp,
+        "x-signature-version": SIGNATURE_VERSION,
+        "x-signature-algorithm": algorithm,
+        "x-signature-nonce": nonce,
+        "host": host,
+    }
+    for key, value in query_pairs(query):
+        old = params.get(key)
+        params[key] = value if old is None else old + "&" + value
+    text = path + "&" + "&".join([k + "=" + v for k, v in sorted(params.items())])
     digest = _body_digest(body, body_digest_name)
-    text = path + "&" + "&".join([k + "=" + v for k, v in pairs])
-    if digest is not None:
-        text = text + "&" + digest
-    return percent_encode(text) if encode else text
+    return text if digest is None else text + "&" + digest
 
 
 def canonical_string(
@@ -287,7 +228,8 @@ def canonical_string(
     encoded: bool = False,
 ) -> str:
     """Return the string that ``sign`` signs for these inputs (never includes the secret)."""
-    return _canonical(app_key, host, path, query, body, algorithm, timestamp, nonce, encoded)
+    text = _canonical(app_key, host, path, query, body, algorithm, timestamp, nonce)
+    return percent_encode(text) if encoded else text
 
 
 class Revealable(Protocol):
@@ -297,12 +239,122 @@ class Revealable(Protocol):
         """The secret itself."""
 
 
-def _hmac_key(app_secret: str | Revealable) -> bytes:
-    # The one place a boxed secret is opened, inside the expression that needs it, so no
-    # frame of a traceback (verbose notebook tracebacks show every local) holds it plain.
-    return ((app_secret if isinstance(app_secret, str) else app_secret.reveal()) + "&").encode(
+_IPAD = bytes(byte ^ 0x36 for byte in range(256))
+_OPAD = bytes(byte ^ 0x5C for byte in range(256))
+# Every query key below this sorts before all five x- headers, so they can end the text.
+_FIRST_X_HEADER = "x-app-key"
+
+
+def _keyed(app_secret: str | Revealable, hmac_name: str) -> tuple[Any, Any]:
+    # RFC 2104's inner and outer hash states, keyed once: each signature copies them
+    # instead of deriving them again. The one place a boxed secret is opened; nothing after
+    # it can fail, so no traceback (notebooks show every local) holds the key.
+    new = _DIGESTS[hmac_name]
+    key = ((app_secret if isinstance(app_secret, str) else app_secret.reveal()) + "&").encode(
         "utf-8"
     )
+    block = new().block_size
+    key = (new(key).digest() if len(key) > block else key).ljust(block, b"\0")
+    return new(key.translate(_IPAD)), new(key.translate(_OPAD))
+
+
+class Signer:
+    """Signs requests for one app key and secret, with the same headers as ``sign()``.
+
+    The HMAC key is worked into two hash states once, so each signature skips that. It holds
+    no secret text (only those states); its repr shows the app key and algorithm, and it
+    cannot be pickled or copied.
+    """
+
+    __slots__ = ("_body_digest", "_inner", "_outer", "_tail", "algorithm", "app_key")
+
+    def __init__(
+        self, app_key: str, app_secret: str | Revealable, algorithm: str = "HMAC-SHA1"
+    ) -> None:
+        self._body_digest, hmac_name = check_algorithm(algorithm)
+        if not isinstance(app_key, str):
+            raise TypeError(f"app_key must be a str, not {type(app_key).__name__}")
+        self.app_key = app_key
+        self.algorithm = algorithm
+        self._inner, self._outer = _keyed(app_secret, hmac_name)
+        # The canonical text's end, already encoded, around the nonce and the timestamp.
+        self._tail = (
+            b"%26x-app-key%3D"
+            + _quote(app_key.encode("utf-8"))
+            + b"%26x-signature-algorithm%3D"
+            + algorithm.encode("ascii")
+            + b"%26x-signature-nonce%3D",
+            b"%26x-signature-version%3D" + SIGNATURE_VERSION.encode("ascii") + b"%26x-timestamp%3D",
+        )
+
+    def __repr__(self) -> str:
+        """The app key and algorithm, never the secret."""
+        return f"Signer(app_key={self.app_key!r}, algorithm={self.algorithm!r})"
+
+    def __reduce__(self) -> object:
+        raise TypeError("a Signer cannot be pickled or copied: it is keyed with the app secret")
+
+    def sign(
+        self,
+        host: str,
+        path: str,
+        query: Query = None,
+        body: bytes | str | None = None,
+        timestamp: str | None = None,
+        nonce: str | None = None,
+    ) -> dict[str, str]:
+        """Return the six Webull signing headers for one request (arguments: see the module)."""
+        if timestamp is None:
+            timestamp = timestamp_now()
+        if nonce is None:
+            nonce = _nonce()
+            encoded_nonce = nonce.encode("ascii")  # hex digits and dashes: nothing to escape
+        else:
+            encoded_nonce = _quote(nonce.encode("utf-8"))
+        inner = self._inner.copy()
+        inner.update(self._message(host, path, query, body, timestamp, nonce, encoded_nonce))
+        outer = self._outer.copy()
+        outer.update(inner.digest())
+        return {
+            "x-app-key": self.app_key,
+            "x-timestamp": timestamp,
+            "x-signature-version": SIGNATURE_VERSION,
+            "x-signature-algorithm": self.algorithm,
+            "x-signature-nonce": nonce,
+            "x-signature": b2a_base64(outer.digest(), newline=False).decode("ascii"),
+        }
+
+    def _message(
+        self,
+        host: str,
+        path: str,
+        query: Query,
+        body: bytes | str | None,
+        timestamp: str,
+        nonce: str,
+        encoded_nonce: bytes,
+    ) -> bytes:
+        _check_request(host, path, body)
+        pairs = query_pairs(query)
+        count = len(pairs)
+        pairs.append(("host", host))
+        # Fast path: no key twice and none a signing header, all sorting before the x-
+        # headers, whose text (mostly made once) then ends the message.
+        if len(dict(pairs)) == count + 1:
+            pairs.sort()
+            if pairs[-1][0] < _FIRST_X_HEADER:
+                head, middle = self._tail
+                text = (
+                    _quote((path + "&" + "&".join(map("=".join, pairs))).encode("utf-8"))
+                    + head
+                    + encoded_nonce
+                    + middle
+                    + _encoded_stamp(timestamp)
+                )
+                digest = _body_digest(body, self._body_digest)
+                return text if digest is None else text + b"%26" + digest.encode("ascii")
+        text = _canonical(self.app_key, host, path, query, body, self.algorithm, timestamp, nonce)
+        return _quote(text.encode("utf-8"))
 
 
 def sign(
@@ -320,20 +372,7 @@ def sign(
     """Return the six Webull signing headers for one request.
 
     ``app_secret`` may be a str or a boxed secret (anything with ``reveal()``); webull-nb
-    passes its boxed one so that a failing call never shows the secret in a traceback.
+    passes its boxed one so that a failing call never shows the secret in a traceback. To
+    sign many requests with one key, make a ``Signer`` once and call its ``sign``.
     """
-    _, hmac_name = check_algorithm(algorithm)
-    if timestamp is None:
-        timestamp = timestamp_now()
-    if nonce is None:
-        nonce = _nonce()
-    message = _canonical(app_key, host, path, query, body, algorithm, timestamp, nonce, True)
-    mac = hmac.digest(_hmac_key(app_secret), message.encode("ascii"), hmac_name)
-    return {
-        "x-app-key": app_key,
-        "x-timestamp": timestamp,
-        "x-signature-version": SIGNATURE_VERSION,
-        "x-signature-algorithm": algorithm,
-        "x-signature-nonce": nonce,
-        "x-signature": base64.b64encode(mac).decode("ascii"),
-    }
+    return Signer(app_key, app_secret, algorithm).sign(host, path, query, body, timestamp, nonce)

@@ -67,7 +67,8 @@ class Client:
         del app_secret  # boxed: no traceback of this frame shows it
         if not app_key or not secret:
             raise ValueError("app_key and app_secret are both required")
-        signing.check_algorithm(algorithm)
+        # Keyed once per client: each request's signature starts from the ready HMAC states.
+        self._signer = signing.Signer(app_key, secret, algorithm)
         self.app_key = app_key
         self._secret = secret
         self.endpoint = endpoint or endpoints.resolve(region, environment, api, base_url)
@@ -129,17 +130,15 @@ class Client:
     ) -> dict[str, str]:
         """Return every header a request needs: signature, API version, token, content type."""
         del method  # the method is not part of Webull's canonical string
-        headers = signing.sign(
-            self.app_key,
-            self._secret,  # boxed: revealed only inside the HMAC expression
-            host=host or self.endpoint.host,
-            path=path,
-            query=params,
-            body=body_bytes(body),
-            algorithm=self.algorithm,
-            timestamp=signing.format_timestamp(self.now()),
+        headers = SignedHeaders(
+            self._signer.sign(
+                host or self.endpoint.host,
+                path,
+                params,
+                body_bytes(body),
+                timestamp=signing.format_timestamp(self.now()),
+            )
         )
-        headers = SignedHeaders(headers)
         headers["x-version"] = self.endpoint.profile.version
         if token:
             headers["x-access-token"] = reveal(token)
