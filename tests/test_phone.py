@@ -10,7 +10,7 @@ from webull_nb.simulator.phone import SimulatedPhone
 
 def test_the_same_code_can_be_retried_after_a_failure(monkeypatch, clock) -> None:
     with Simulator(clock=clock) as sim:
-        sim._create({})
+        token = sim._create({})["token"]
         phone = SimulatedPhone(sim)
         code = phone.refresh()["sms"]
         real_verify = phone._inbox.verify
@@ -26,4 +26,4 @@ def test_the_same_code_can_be_retried_after_a_failure(monkeypatch, clock) -> Non
         assert "Cannot reach the simulator" in phone.submit(code)["result"]
         assert "Approved" in phone.submit(code)["result"]  # the same code, again
         assert calls == [code, code]
-        assert sim.token_status(next(iter(sim._tokens))) == "NORMAL"
+        assert sim.token_status(token) == "NORMAL"

@@ -12,7 +12,8 @@ import pytest
 import requests
 from helpers import signed_request
 
-from webull_nb.simulator import DEMO_APP_KEY, DEMO_APP_SECRET, Simulator
+from webull_nb.simulator import DEMO_APP_KEY, DEMO_APP_SECRET, Simulator, SimulatorError
+from webull_nb.simulator.control import SimControl
 
 V2_CREATE, V2_CHECK = "/openapi/auth/token/create", "/openapi/auth/token/check"
 V3_CREATE, V3_CHECK = "/auth/tokens/create", "/auth/tokens/check"
@@ -222,19 +223,35 @@ def test_body_is_json_whatever_the_content_type(sim) -> None:
 
 
 def test_control_plane(sim, clock) -> None:
+    control = SimControl(sim.url)
     token = create(sim)["token"]
-    inbox = requests.get(sim.url + "/_sim/sms", timeout=5).json()
+    inbox = control.sms_inbox()
     assert [m["token"] for m in inbox] == [token]
-    verify = sim.url + "/_sim/verify"
-    wrong = requests.post(verify, json={"token": token, "code": "x"}, timeout=5)
-    assert (wrong.status_code, wrong.json()["error_code"]) == (400, "INCORRECT_CODE")
-    assert requests.post(verify, json={"token": "?", "code": "1"}, timeout=5).status_code == 404
-    ok = requests.post(verify, json={"token": token, "code": inbox[0]["code"]}, timeout=5)
-    assert (ok.status_code, ok.json()) == (200, {"token": token, "status": "NORMAL"})
+    with pytest.raises(SimulatorError) as wrong:
+        control.verify(token, "x")
+    assert (wrong.value.http_status, wrong.value.error_code) == (400, "INCORRECT_CODE")
+    with pytest.raises(SimulatorError) as unknown:
+        control.verify("?", "1")
+    assert (unknown.value.http_status, unknown.value.error_code) == (404, "TOKEN_NOT_FOUND")
+    assert control.verify(token, inbox[0]["code"]) == {"token": token, "status": "NORMAL"}
     late = create(sim)["token"]
     clock.advance(301)
-    expired = requests.post(verify, json={"token": late, "code": "000000"}, timeout=5)
-    assert expired.status_code == 409
+    with pytest.raises(SimulatorError) as expired:
+        control.verify(late, "000000")
+    assert (expired.value.http_status, expired.value.error_code) == (409, "TOKEN_EXPIRED")
+
+
+def test_control_client_approves_the_newest_code(sim) -> None:
+    control = SimControl(sim.url + "/")
+    assert control.approve_latest() is None  # nothing awaits a code
+    first, newest = create(sim)["token"], create(sim)["token"]
+    assert control.approve_latest() == {"token": newest, "status": "NORMAL"}
+    assert (sim.token_status(first), sim.token_status(newest)) == ("PENDING", "NORMAL")
+
+
+def test_control_routes_answer_404_for_unknown_paths(sim) -> None:
+    response = requests.get(sim.url + "/_sim/nothing", timeout=5)
+    assert (response.status_code, response.json()["error_code"]) == (404, "NOT_FOUND")
 
 
 def test_repr_hides_the_secret(sim) -> None:

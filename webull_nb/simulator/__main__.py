@@ -8,6 +8,7 @@ import signal
 import sys
 import threading
 
+from webull_nb.core.status import VERIFICATION_WINDOW
 from webull_nb.simulator import DEMO_APP_KEY, DEMO_APP_SECRET, Simulator
 
 
@@ -25,9 +26,9 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument(
         "--verification-window",
         type=float,
-        default=300.0,
+        default=VERIFICATION_WINDOW,
         metavar="SECONDS",
-        help="how long a PENDING token waits for its SMS code (default 300)",
+        help="how long a PENDING token waits for its SMS code (default %(default).0f)",
     )
     parser.add_argument(
         "--auto-verify-after",

@@ -13,6 +13,8 @@ from collections.abc import Callable, Mapping
 from typing import Any
 from urllib.parse import parse_qsl
 
+from webull_nb.simulator.replies import error_body
+
 __all__ = [
     "ACCOUNTS",
     "BALANCES",
@@ -20,7 +22,6 @@ __all__ = [
     "POSITIONS",
     "SNAPSHOTS",
     "answer",
-    "is_live",
     "serves",
 ]
 
@@ -29,10 +30,7 @@ __all__ = [
 # {"error_code", "message"} shape is our best reading of how its other refusals look.
 NO_DEVICE_REPLY: tuple[int, dict[str, str]] = (
     400,
-    {
-        "error_code": "NO_AVAILABLE_DEVICE",
-        "message": "No available device to receive the verification",
-    },
+    error_body("NO_AVAILABLE_DEVICE", "No available device to receive the verification"),
 )
 
 ACCOUNTS: list[dict[str, Any]] = [
@@ -141,7 +139,7 @@ _V3 = "v3"
 
 
 def _error(status: int, code: str, message: str) -> tuple[int, dict[str, str]]:
-    return status, {"error_code": code, "message": message}
+    return status, error_body(code, message)
 
 
 def _account(query: Mapping[str, str], table: Mapping[str, Any]) -> tuple[int, Any]:
@@ -173,11 +171,6 @@ _ROUTES: dict[tuple[str, str], tuple[str, _Route]] = {
     ("GET", "/trading/assets/positions/list"): (_V3, lambda query: _account(query, POSITIONS)),
     ("GET", "/market-data/stocks/snapshots/list"): (_V3, _snapshots),
 }
-
-
-def is_live(simulator: Any, token: str) -> bool:
-    """Tell whether ``token`` is PENDING or NORMAL on ``simulator`` (a create would join it)."""
-    return bool(token) and simulator.token_status(token) in ("PENDING", "NORMAL")
 
 
 def serves(method: str, path: str) -> bool:

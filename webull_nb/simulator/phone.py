@@ -15,6 +15,7 @@ from typing import Any
 import requests
 
 from webull_nb.simulator import DEMO_APP_KEY, DEMO_APP_SECRET, Simulator, SimulatorError
+from webull_nb.simulator.control import Phoneline, SimControl
 
 __all__ = ["SimulatedPhone", "simulator_credentials"]
 
@@ -24,34 +25,6 @@ def simulator_credentials(source: Simulator | str) -> tuple[str, str, str]:
     if isinstance(source, Simulator):
         return source.app_key, source.app_secret, source.url
     return DEMO_APP_KEY, DEMO_APP_SECRET, str(source).rstrip("/")
-
-
-class _Inbox:
-    """The simulator's phone, in-process or over its control plane."""
-
-    def __init__(self, source: Simulator | str) -> None:
-        self.simulator = source if isinstance(source, Simulator) else None
-        self.url = None if self.simulator else str(source).rstrip("/")
-
-    def messages(self) -> list[dict[str, Any]]:
-        if self.simulator is not None:
-            return self.simulator.sms_inbox()
-        response = requests.get(f"{self.url}/_sim/sms", timeout=5)
-        response.raise_for_status()
-        return response.json()
-
-    def verify(self, token: str, code: str) -> None:
-        if self.simulator is not None:
-            self.simulator.verify(token, code)
-            return
-        response = requests.post(
-            f"{self.url}/_sim/verify", json={"token": token, "code": code}, timeout=5
-        )
-        if response.status_code != 200:
-            body = response.json() if response.content else {}
-            raise SimulatorError(
-                response.status_code, str(body.get("error_code", "")), str(body.get("message", ""))
-            )
 
 
 _APPROVED = "✓ Approved. The panel turns NORMAL at its next check."
@@ -71,7 +44,7 @@ class SimulatedPhone:
     """
 
     def __init__(self, source: Simulator | str, session: Any = None) -> None:
-        self._inbox = _Inbox(source)
+        self._inbox: Phoneline = source if isinstance(source, Simulator) else SimControl(source)
         self.session = session
         self._token: str | None = None
         self._lock = threading.Lock()
@@ -80,7 +53,7 @@ class SimulatedPhone:
     @property
     def simulator(self) -> Simulator | None:
         """The in-process simulator, or None when it is reached over its control plane."""
-        return self._inbox.simulator
+        return self._inbox if isinstance(self._inbox, Simulator) else None
 
     def refresh(self) -> dict[str, str]:
         """Read the newest code awaiting entry and return the phone's state."""
@@ -89,7 +62,7 @@ class SimulatedPhone:
 
     def _refresh(self) -> dict[str, str]:
         try:
-            messages = self._inbox.messages()
+            messages = self._inbox.sms_inbox()
         except (requests.RequestException, ValueError) as exc:
             self.state = {**self.state, "problem": f"Cannot reach the simulator: {exc}"}
             return self.state

@@ -1,0 +1,94 @@
+"""The fake Webull: one request in, one reply out, through the same checks as the service."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping
+from typing import Any
+from urllib.parse import unquote, urlsplit
+
+from webull_nb.core.endpoints import API_PROFILES, CONFIG_PATH
+from webull_nb.simulator import data
+from webull_nb.simulator.auth import RateLimiter
+from webull_nb.simulator.replies import Reply, SimulatorError, parse_json
+from webull_nb.simulator.tokens import TokenBook
+
+__all__ = ["ACCOUNTS_PATH", "CONTROL_PREFIX", "SMS_PATH", "VERIFY_PATH", "Authenticate", "Service"]
+
+ACCOUNTS_PATH = "/openapi/account/list"
+# The control plane: the simulated phone's side, unsigned, answered only to local Host names.
+CONTROL_PREFIX = "/_sim/"
+SMS_PATH = CONTROL_PREFIX + "sms"
+VERIFY_PATH = CONTROL_PREFIX + "verify"
+_TOKEN_PATHS = {
+    **{p.create_path: "create" for p in API_PROFILES.values()},
+    **{p.check_path: "check" for p in API_PROFILES.values()},
+}
+
+#: Checks a request's signature: (headers, path, query, body, host); raises SimulatorError.
+Authenticate = Callable[[Mapping[str, str], str, str, bytes, str], None]
+
+
+class Service:
+    """Routes each request through authentication and the rate limit to tokens or data."""
+
+    def __init__(
+        self,
+        tokens: TokenBook,
+        authenticate: Authenticate,
+        limiter: RateLimiter,
+        *,
+        no_device: bool = False,
+    ) -> None:
+        self.tokens = tokens
+        self.authenticate = authenticate
+        self.limiter = limiter
+        # Plays an account with no logged-in Webull App: creates answer NO_AVAILABLE_DEVICE.
+        self.no_device = no_device
+
+    def handle(self, method: str, target: str, headers: Mapping[str, str], body: bytes) -> Reply:
+        """Answer one HTTP request (header names in lower case)."""
+        parts = urlsplit(target)
+        path = unquote(parts.path)
+        try:
+            if path.startswith(CONTROL_PREFIX):
+                return Reply(200, self._control(method, path, body))
+            self.authenticate(headers, path, parts.query, body, headers.get("host", ""))
+            return self._api(method, path, parts.query, headers, parse_json(body))
+        except SimulatorError as refused:
+            return refused.reply
+
+    def _api(
+        self,
+        method: str,
+        path: str,
+        query: str,
+        headers: Mapping[str, str],
+        payload: dict[str, Any],
+    ) -> Reply:
+        if path == CONFIG_PATH and method == "GET":
+            return Reply(200, {"token_check_enabled": self.tokens.environment == "prod"})
+        kind = _TOKEN_PATHS.get(path)
+        if kind is not None and method == "POST":
+            self.limiter.admit(kind)
+            token = str(payload.get("token") or "")
+            if kind == "check":
+                return Reply(200, self.tokens.check(token))
+            # Joining a token that already exists needs no device; a new one does.
+            if self.no_device and not self.tokens.is_live(token):
+                return Reply(*data.NO_DEVICE_REPLY)
+            return Reply(200, self.tokens.create(token))
+        if path == ACCOUNTS_PATH and method == "GET":
+            self.tokens.use(headers.get("x-access-token", ""))
+            return Reply(200, data.ACCOUNTS)
+        if data.serves(method, path):
+            self.tokens.use(headers.get("x-access-token", ""))
+            return Reply(*data.answer(method, path, query, headers))
+        raise SimulatorError(404, "NOT_FOUND", f"no API at {method} {path}")
+
+    def _control(self, method: str, path: str, body: bytes) -> Any:
+        if path == SMS_PATH and method == "GET":
+            return self.tokens.sms_inbox()
+        if path == VERIFY_PATH and method == "POST":
+            payload = parse_json(body)
+            return self.tokens.verify(str(payload.get("token", "")), str(payload.get("code", "")))
+        raise SimulatorError(404, "NOT_FOUND", f"no control endpoint {method} {path}")
