@@ -27,7 +27,7 @@ from webull_nb.endpoints import EndpointError, resolve
 from webull_nb.shared.files.store import StoredToken, TokenStore
 from webull_nb.simulator import ManualClock, Simulator
 
-ROOT = Path(__file__).resolve().parent.parent
+ROOT = Path(__file__).resolve().parents[2]
 NOWHERE = "http://127.0.0.1:9"  # for actions that read the store only: nothing listens here
 
 

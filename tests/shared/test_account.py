@@ -24,7 +24,7 @@ from webull_nb.session import Session
 from webull_nb.shared.files.store import StoredToken, TokenStore
 from webull_nb.simulator import Simulator
 
-WORKER = Path(__file__).parent / "account_worker.py"
+WORKER = Path(__file__).resolve().parents[1] / "account_worker.py"
 
 
 @pytest.fixture
@@ -64,7 +64,7 @@ class Worker:
             stdin=subprocess.PIPE,
             stdout=subprocess.PIPE,
             text=True,
-            env={**os.environ, "PYTHONPATH": str(Path(__file__).parent.parent), **env},
+            env={**os.environ, "PYTHONPATH": str(Path(__file__).resolve().parents[2]), **env},
         )
         self.events: queue.Queue[dict] = queue.Queue()
         self.seen: list[dict] = []

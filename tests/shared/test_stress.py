@@ -28,7 +28,7 @@ from webull_nb.shared.files.coordination import LEDGER_FILE, RateLedger, host_cl
 from webull_nb.shared.files.store import StoredToken, TokenStore
 from webull_nb.simulator import Simulator
 
-REPO = Path(__file__).parent.parent
+REPO = Path(__file__).resolve().parents[2]
 
 
 @pytest.fixture
