@@ -12,7 +12,7 @@ from datetime import datetime, timedelta, timezone
 from pathlib import Path
 
 import requests
-from helpers import start_simulator
+from helpers import approve_latest, start_simulator
 
 from webull_nb.shared.files.store import StoredToken, TokenStore
 
@@ -57,7 +57,7 @@ def enter_code_after(url: str, delay: float, entered: list[float]) -> threading.
             if inbox:
                 arrived = time.monotonic()
                 time.sleep(delay)  # the user reading the SMS and typing the code
-                requests.post(url + "/_sim/verify", json=inbox[-1], timeout=5)
+                approve_latest(url)
                 entered.append(arrived)
                 return
             time.sleep(0.05)

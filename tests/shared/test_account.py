@@ -16,8 +16,7 @@ import threading
 import time
 from pathlib import Path
 
-import pytest
-from helpers import Canned, FaultServer
+from helpers import Canned, FaultServer, approve_latest
 
 from webull_nb.errors import RateLimitError
 from webull_nb.session import Session
@@ -25,13 +24,6 @@ from webull_nb.shared.files.store import StoredToken, TokenStore
 from webull_nb.simulator import Simulator
 
 WORKER = Path(__file__).resolve().parents[1] / "account_worker.py"
-
-
-@pytest.fixture
-def live_sim():
-    """A simulator on the real clock (the ledger other processes share is in wall time)."""
-    with Simulator() as simulator:
-        yield simulator
 
 
 def server_calls(sim: Simulator, path_part: str) -> list[tuple[float, int]]:
@@ -46,13 +38,6 @@ def most_in_any_window(times: list[float], window: float = 30.0) -> int:
     for i, start in enumerate(times):
         best = max(best, sum(1 for t in times[i:] if t < start + window))
     return best
-
-
-def approve(sim: Simulator) -> float:
-    """Enter the newest SMS code as the user would; return the wall time of approval."""
-    sms = sim.sms_inbox()[-1]
-    sim.verify(sms["token"], sms["code"])
-    return time.time()
 
 
 class Worker:
@@ -147,7 +132,8 @@ def test_processes_share_one_sms_one_budget_and_see_normal_together(live_sim, tm
         start_together(workers)
         for worker in workers:
             worker.next("status", status="PENDING")  # every one of them: the same token
-        approved = approve(live_sim)
+        approve_latest(live_sim)
+        approved = time.time()
         seen = [worker.next("status", status="NORMAL")["t"] - approved for worker in workers]
         for worker in workers:
             assert worker.next("done")["status"] == "NORMAL"
@@ -167,7 +153,7 @@ def test_two_processes_checking_never_draw_a_429(live_sim, tmp_path) -> None:
         live_sim.app_key, live_sim.app_secret, endpoint=live_sim.url, token_dir=tmp_path
     )
     session.create_token()
-    approve(live_sim)
+    approve_latest(live_sim)
     assert session.check_token() == "NORMAL"
     session.close()
     workers = [Worker(live_sim.url, tmp_path, "checks", "12") for _ in range(2)]
@@ -201,7 +187,8 @@ def test_the_poll_lease_moves_to_a_survivor_when_its_holder_dies(live_sim, tmp_p
         assert holder is not None, "nobody took the poll lease"
         os.kill(holder.proc.pid, signal.SIGKILL)
         survivor = next(w for w in workers if w is not holder)
-        approved = approve(live_sim)
+        approve_latest(live_sim)
+        approved = time.time()
         noticed = survivor.next("status", status="NORMAL", timeout=20)["t"] - approved
     finally:
         for worker in workers:
@@ -293,7 +280,7 @@ def test_a_late_pending_answer_never_overrides_normal(live_sim, tmp_path) -> Non
     )
     try:
         session.create_token()
-        approve(live_sim)
+        approve_latest(live_sim)
         assert session.check_token() == "NORMAL"
         token = session.account.state.token
         late = TokenInfo(token.reveal(), TokenStatus.PENDING, None)
