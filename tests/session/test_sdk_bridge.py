@@ -79,6 +79,8 @@ def test_sdk_clients_reuse_the_session_token_with_no_sms_and_no_log_files(
     assert result.returncode == 0, result.stderr[-2000:]
     out = json.loads(result.stdout)
     print(f"\nTradeClient built from a NORMAL session in {out['built'] * 1000:.1f} ms")
+    # Built at once: the SDK did not wait for a token check of its own (one every second).
+    assert out["built"] < sdk.CHECK_INTERVAL, out["built"]
     assert out["accounts"] == ["SIM0000001", "SIM0000002"]
     assert out["total_asset"] == "25000.00" and out["symbols"] == ["AAPL", "SPY"]
     assert out["price"] == "189.84" and out["failure"] == "ServerException"

@@ -197,7 +197,13 @@ def test_kill_9_during_saves_leaves_a_loadable_store(live_sim, tmp_path) -> None
         proc.wait()
         stored = TokenStore(tmp_path).load()
         assert stored is not None and stored.token.startswith("token-number-")
-        torn += stored.created is None  # the sidecar described another write: ignored
+        # A kill between the two renames leaves the sidecar of the write before: torn. The
+        # sidecar's dates count exactly when it describes the token beside it.
+        meta = tmp_path / "token.meta.json"
+        sidecar = json.loads(meta.read_text()) if meta.exists() else {}
+        torn_here = sidecar.get("token") != fingerprint(stored.token)
+        assert (stored.created is None) == torn_here, (round_, sidecar, stored)
+        torn += torn_here
     leftovers = list(tmp_path.glob(".tmp-*"))
     session = open_session(live_sim, tmp_path)
     try:

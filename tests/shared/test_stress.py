@@ -23,6 +23,7 @@ import pytest
 from helpers import approve_latest, open_session
 from test_account import Worker, most_in_any_window, server_calls, start_together
 
+from webull_nb.core.status import RATE_PERIOD
 from webull_nb.errors import RateLimitError, StoreError
 from webull_nb.session import Session
 from webull_nb.shared.files.coordination import LEDGER_FILE, RateLedger, host_clock_id
@@ -100,6 +101,7 @@ def test_sixteen_processes_start_on_a_stored_normal_token_with_one_check(
     print(f"16 processes on a stored NORMAL token: {made} checks, ready in {slowest:.1f} s")
     assert [event["status"] for event in done] == ["NORMAL"] * 16
     assert made <= 4
+    assert slowest < RATE_PERIOD  # nobody waited for the rate window to free a check
     assert [status for _, status in checks(live_sim)].count(429) == 0
 
 
