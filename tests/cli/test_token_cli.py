@@ -11,6 +11,7 @@ import time
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
 
+import pytest
 import requests
 from helpers import approve_latest, start_simulator
 
@@ -67,6 +68,7 @@ def enter_code_after(url: str, delay: float, entered: list[float]) -> threading.
     return thread
 
 
+@pytest.mark.slow
 def test_create_approve_status_export_forget(simulator_process, tmp_path: Path) -> None:
     url, key, secret = simulator_process
     cli = Cli(url, key, secret, tmp_path)
@@ -125,6 +127,7 @@ def test_create_approve_status_export_forget(simulator_process, tmp_path: Path) 
         assert token not in text and secret not in text
 
 
+@pytest.mark.slow
 def test_a_second_create_joins_the_pending_token(simulator_process, tmp_path: Path) -> None:
     url, key, secret = simulator_process
     cli = Cli(url, key, secret, tmp_path)

@@ -25,6 +25,7 @@ def _enter_sms_code_when_it_arrives(url: str, done: threading.Event, entered: li
             return
 
 
+@pytest.mark.slow
 def test_official_api_client_completes_its_token_flow(simulator_process, tmp_path: Path) -> None:
     url, key, secret = simulator_process
     set_default_protocol_type(protocol_type.HTTP)

@@ -45,6 +45,7 @@ def _locals_text(exc: BaseException) -> str:
     return "".join(traceback.TracebackException.from_exception(exc, capture_locals=True).format())
 
 
+@pytest.mark.slow
 def test_captured_locals_never_hold_the_secret_or_the_token(normal, tmp_path) -> None:
     session, token = normal
     silent = _silent_port()

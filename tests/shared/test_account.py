@@ -16,6 +16,7 @@ import threading
 import time
 from pathlib import Path
 
+import pytest
 from helpers import Canned, FaultServer, approve_latest
 
 from webull_nb.errors import RateLimitError
@@ -126,6 +127,7 @@ def test_twenty_threads_creating_at_once_send_one_sms(live_sim, tmp_path) -> Non
         session.close()
 
 
+@pytest.mark.slow
 def test_processes_share_one_sms_one_budget_and_see_normal_together(live_sim, tmp_path) -> None:
     workers = [Worker(live_sim.url, tmp_path, "ensure") for _ in range(3)]
     try:
@@ -148,6 +150,7 @@ def test_processes_share_one_sms_one_budget_and_see_normal_together(live_sim, tm
     assert max(seen) < 4.5, f"detection latencies {seen}"
 
 
+@pytest.mark.slow
 def test_two_processes_checking_never_draw_a_429(live_sim, tmp_path) -> None:
     session = Session(
         live_sim.app_key, live_sim.app_secret, endpoint=live_sim.url, token_dir=tmp_path
@@ -167,6 +170,7 @@ def test_two_processes_checking_never_draw_a_429(live_sim, tmp_path) -> None:
     assert len(checks) == 10  # 1 above plus 9 more: the budget, shared, and nothing over
 
 
+@pytest.mark.slow
 def test_the_poll_lease_moves_to_a_survivor_when_its_holder_dies(live_sim, tmp_path) -> None:
     creator = Session(
         live_sim.app_key, live_sim.app_secret, endpoint=live_sim.url, token_dir=tmp_path
@@ -196,6 +200,7 @@ def test_the_poll_lease_moves_to_a_survivor_when_its_holder_dies(live_sim, tmp_p
     assert noticed < 12.0  # the dead holder's lease runs out, then a check within 3 s
 
 
+@pytest.mark.slow
 def test_a_session_adopts_what_another_process_stored(live_sim, tmp_path) -> None:
     session = Session(
         live_sim.app_key, live_sim.app_secret, endpoint=live_sim.url, token_dir=tmp_path
@@ -219,6 +224,7 @@ def test_a_session_adopts_what_another_process_stored(live_sim, tmp_path) -> Non
 # --- the poller never writes after it was stopped ---------------------------------------------
 
 
+@pytest.mark.slow
 def test_a_stopped_pollers_error_never_lands(tmp_path) -> None:
     created = {"token": "pending-token-0123456789", "expires": 0, "status": "PENDING"}
     with FaultServer([Canned(200, created), Canned(hang=True)]) as server:

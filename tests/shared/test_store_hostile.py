@@ -183,6 +183,7 @@ while True:
 """
 
 
+@pytest.mark.slow
 def test_kill_9_during_saves_leaves_a_loadable_store(live_sim, tmp_path) -> None:
     torn = 0
     for round_ in range(25):

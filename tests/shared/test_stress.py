@@ -31,6 +31,8 @@ from webull_nb.shared.files.store import StoredToken, TokenStore
 from webull_nb.simulator import Simulator
 
 REPO = Path(__file__).resolve().parents[2]
+# Real processes, signals and waits of many seconds: the whole file is the slow lane.
+pytestmark = pytest.mark.slow
 
 
 def wait_for(predicate, timeout: float, session: Session | None = None, names=("status", "error")):

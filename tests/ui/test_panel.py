@@ -366,6 +366,7 @@ def test_rate_limited_check_publishes_when_the_next_check_is_allowed(
     assert 25_000 <= wait <= 32_000, wait
 
 
+@pytest.mark.slow
 def test_check_while_pending_asks_the_poller_and_never_exceeds_the_limit(make_panel, sim) -> None:
     panel = make_panel()  # its poller never checks by itself: only the clicks ask
     session = panel.session
