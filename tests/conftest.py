@@ -1,15 +1,14 @@
-"""Shared fixtures: conformance vectors and an isolated token directory."""
+"""Shared fixtures: conformance vectors, an isolated token directory, simulators on a fake or
+the real clock, a Session on the fake one, and the phone that approves the newest SMS."""
 
 from __future__ import annotations
 
 import json
-import sys
 from pathlib import Path
 
 import pytest
 
 DATA = Path(__file__).parent / "data"
-sys.path.insert(0, str(Path(__file__).parent))
 
 
 @pytest.fixture(scope="session")
@@ -55,6 +54,40 @@ def sim(clock):
 
     with Simulator(clock=clock) as simulator:
         yield simulator
+
+
+@pytest.fixture
+def live_sim():
+    """A running simulator on the real clock: for other processes, the shared rate ledger (kept
+    in wall time) and the official SDK (which signs with the real time)."""
+    from webull_nb.simulator import Simulator
+
+    with Simulator() as simulator:
+        yield simulator
+
+
+@pytest.fixture
+def session(sim, tmp_path: Path):
+    """A Session on the ``sim`` simulator and its fake clock, with a token directory of its own."""
+    from webull_nb.session import Session
+
+    made = Session(
+        sim.app_key,
+        sim.app_secret,
+        endpoint=sim.url,
+        token_dir=tmp_path / "tokens",
+        clock=sim.clock,
+    )
+    yield made
+    made.close()
+
+
+@pytest.fixture
+def approve_latest():
+    """``approve_latest(sim or url)``: enter the newest SMS code, as the user would on the phone."""
+    from helpers import approve_latest
+
+    return approve_latest
 
 
 @pytest.fixture

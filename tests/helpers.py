@@ -1,4 +1,4 @@
-"""Test helpers: a fault-injecting HTTP server and hand-signed raw requests."""
+"""Test helpers: a fault-injecting HTTP server, hand-signed raw requests, the simulator's phone."""
 
 from __future__ import annotations
 
@@ -9,11 +9,13 @@ import threading
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
 
 import requests
 
+from webull_nb.session import Session
 from webull_nb.signing import sign
 
 
@@ -148,3 +150,24 @@ def start_simulator(*flags: str) -> tuple[subprocess.Popen[str], str, str, str]:
     key = proc.stdout.readline().split()[-1]
     secret = proc.stdout.readline().split()[-1]
     return proc, url, key, secret
+
+
+def open_session(sim: Any, token_dir: Path, **options: Any) -> Session:
+    """A Session on ``sim`` keeping its token in ``token_dir`` (the caller closes it)."""
+    return Session(sim.app_key, sim.app_secret, endpoint=sim.url, token_dir=token_dir, **options)
+
+
+def approve_latest(sim: Any) -> dict[str, Any]:
+    """Enter the newest SMS code as the user would in the Webull App; return that SMS.
+
+    ``sim`` is a Simulator in this process, or the URL of one in another process (whose control
+    plane then takes the code).
+    """
+    if isinstance(sim, str):
+        sms = requests.get(sim + "/_sim/sms", timeout=5).json()[-1]
+        answer = requests.post(sim + "/_sim/verify", json=sms, timeout=5).json()
+    else:
+        sms = sim.sms_inbox()[-1]
+        answer = sim.verify(sms["token"], sms["code"])
+    assert answer["status"] == "NORMAL", answer
+    return sms

@@ -201,6 +201,7 @@ def _server_threads() -> list[threading.Thread]:
     return [t for t in threading.enumerate() if "process_request_thread" in t.name]
 
 
+@pytest.mark.slow
 def test_stalled_clients_are_dropped_and_their_threads_end(clock) -> None:
     from webull_nb.simulator import Simulator
 

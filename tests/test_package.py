@@ -20,23 +20,23 @@ def test_import_does_not_load_ipywidgets_or_http_stack() -> None:
     assert loaded == []
 
 
-# Every public name of the package and the module that defines it, written out here rather
-# than read from the package, so that a wrong entry in its lazy table fails this test.
+# Every public name of the package and where it is defined (module.qualname), written out here
+# rather than read from the package, so that a wrong entry in its lazy table fails these tests.
 PUBLIC_NAMES = {
-    "sign": "webull_nb.core.signing",
-    "canonical_string": "webull_nb.core.signing",
-    "Endpoint": "webull_nb.core.endpoints",
-    "resolve_endpoint": "webull_nb.core.endpoints",
-    "Client": "webull_nb.http.client",
-    "TokenInfo": "webull_nb.core.tokens",
-    "TokenStatus": "webull_nb.core.status",
-    "WebullError": "webull_nb.core.errors",
-    "TokenStore": "webull_nb.shared.files.store",
-    "Session": "webull_nb.session.session",
-    "current": "webull_nb.session.session",
-    "Simulator": "webull_nb.simulator",
-    "panel": "webull_nb.ui.panel",
-    "load_ipython_extension": "webull_nb.ui.magics",
+    "sign": "webull_nb.core.signing.sign",
+    "canonical_string": "webull_nb.core.signing.canonical_string",
+    "Endpoint": "webull_nb.core.endpoints.Endpoint",
+    "resolve_endpoint": "webull_nb.core.endpoints.resolve",
+    "Client": "webull_nb.http.client.Client",
+    "TokenInfo": "webull_nb.core.tokens.TokenInfo",
+    "TokenStatus": "webull_nb.core.status.TokenStatus",
+    "WebullError": "webull_nb.core.errors.WebullError",
+    "TokenStore": "webull_nb.shared.files.store.TokenStore",
+    "Session": "webull_nb.session.session.Session",
+    "current": "webull_nb.session.session.current",
+    "Simulator": "webull_nb.simulator.Simulator",
+    "panel": "webull_nb.ui.panel.panel",
+    "load_ipython_extension": "webull_nb.ui.magics.load_ipython_extension",
 }
 
 
@@ -47,17 +47,20 @@ def test_dir_lists_only_the_public_names() -> None:
 
 def test_lazy_names_resolve() -> None:
     # In a fresh interpreter: this test process may have imported the submodules already.
+    # A module where a function or class belongs has no __qualname__: "<module ...>" then.
     code = (
-        "import inspect, json, webull_nb\n"
+        "import json, webull_nb\n"
         "found = {}\n"
         "for name in webull_nb.__all__:\n"
         "    value = getattr(webull_nb, name)\n"
-        "    found[name] = value.__name__ if inspect.ismodule(value) else (\n"
-        "        value.__module__ if callable(value) else type(value).__name__)\n"
+        "    found[name] = f'{value.__module__}.{value.__qualname__}' if callable(value) else (\n"
+        "        repr(value) if hasattr(value, '__file__') else type(value).__name__)\n"
         "print(json.dumps(found))\n"
     )
     found = json.loads(subprocess.check_output([sys.executable, "-c", code], text=True))
     assert found == {**PUBLIC_NAMES, "__version__": "str"}
+    import webull_nb.endpoints  # the module users may have imported it from before
+
     assert webull_nb.resolve_endpoint is webull_nb.endpoints.resolve
     # panel is a plain function; importing its module does not replace it on the package.
     from webull_nb.ui import panel as panel_module

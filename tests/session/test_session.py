@@ -59,11 +59,6 @@ def wait_for(session: Session, predicate, timeout: float = 10.0) -> None:
         session.unobserve(handler)
 
 
-def enter_code(sim) -> None:
-    sms = sim.sms_inbox()[-1]
-    sim.verify(sms["token"], sms["code"])
-
-
 def trait_values(session: Session) -> str:
     return json.dumps({name: str(getattr(session, name)) for name in session.trait_names()})
 
@@ -91,8 +86,7 @@ def test_credentials_and_region_from_environment(monkeypatch, sim) -> None:
     session.close()
 
 
-def test_wrong_secret_shows_what_was_signed(sim, sessions) -> None:
-    session = sessions(sim)
+def test_wrong_secret_shows_what_was_signed(sim, session) -> None:
     session.set_credentials(sim.app_key, SECRET)
     with pytest.raises(WebullError, match="last_canonical_string shows what was signed"):
         session.create_token()
@@ -100,8 +94,7 @@ def test_wrong_secret_shows_what_was_signed(sim, sessions) -> None:
     assert SECRET not in session.last_canonical_string
 
 
-def test_secret_and_full_token_never_in_traits_or_repr(sim, sessions) -> None:
-    session = sessions(sim)
+def test_secret_and_full_token_never_in_traits_or_repr(sim, session) -> None:
     session.set_credentials(sim.app_key, SECRET)  # wrong on purpose: the error must not leak
     with pytest.raises(WebullError):
         session.create_token()
@@ -115,7 +108,7 @@ def test_secret_and_full_token_never_in_traits_or_repr(sim, sessions) -> None:
 # --- lifecycle ------------------------------------------------------------------------------------
 
 
-def test_create_verify_wait_normal_and_stored(sim, sessions, clock) -> None:
+def test_create_verify_wait_normal_and_stored(sim, sessions, clock, approve_latest) -> None:
     session = sessions(sim, poll_interval=0.05)
     assert session.create_token() == "PENDING"
     assert session.deadline == datetime.fromtimestamp(
@@ -123,25 +116,23 @@ def test_create_verify_wait_normal_and_stored(sim, sessions, clock) -> None:
     )
     assert session.seconds_left() == pytest.approx(300, abs=1)
     assert session.token_hint.count("…") == 1
-    enter_code(sim)
+    approve_latest(sim)
     assert session.wait(10) == "NORMAL"
     assert session.deadline is None and session.checks_made >= 1
     stored = session.store.load()
     assert stored.status == "NORMAL" and sim.token_status(stored.token) == "NORMAL"
 
 
-def test_five_minute_window_on_a_fake_clock(sim, sessions, clock) -> None:
-    session = sessions(sim)
+def test_five_minute_window_on_a_fake_clock(session, clock) -> None:
     session.create_token()
     clock.advance(301)
     assert session.check_token() == "EXPIRED"
     assert "create a new token" in session.error and session.seconds_left() is None
 
 
-def test_fifteen_idle_days_on_a_fake_clock(sim, sessions, clock) -> None:
-    session = sessions(sim)
+def test_fifteen_idle_days_on_a_fake_clock(sim, session, clock, approve_latest) -> None:
     session.create_token()
-    enter_code(sim)
+    approve_latest(sim)
     assert session.check_token() == "NORMAL"
     session.get("/openapi/account/list")
     assert session.last_used == datetime.fromtimestamp(clock(), tz=timezone.utc)
@@ -163,28 +154,28 @@ def test_a_token_that_cannot_be_kept_is_never_created(sim, sessions, tmp_path) -
     assert sim.sms_inbox() == [] and session.status == "NONE"
 
 
-def test_create_again_reuses_the_pending_token_without_new_sms(sim, sessions) -> None:
-    session = sessions(sim)
+def test_create_again_reuses_the_pending_token_without_new_sms(sim, session) -> None:
     session.create_token()
     hint = session.token_hint
     session.create_token()
     assert session.token_hint == hint and len(sim.sms_inbox()) == 1
 
 
-def test_forget_token_clears_here_and_in_the_store(sim, sessions) -> None:
-    session = sessions(sim)
+def test_forget_token_clears_here_and_in_the_store(sim, session, approve_latest) -> None:
     session.create_token()
-    enter_code(sim)
+    approve_latest(sim)
     session.check_token()
     session.forget_token()
     assert (session.status, session.token_hint) == ("NONE", "")
     assert session.store.load() is None
 
 
-def test_new_session_reuses_a_stored_normal_token_without_sms(sim, sessions) -> None:
+def test_new_session_reuses_a_stored_normal_token_without_sms(
+    sim, sessions, approve_latest
+) -> None:
     first = sessions(sim)
     first.create_token()
-    enter_code(sim)
+    approve_latest(sim)
     first.check_token()
     first.close()
     creates_before = sum(1 for *_, path, _ in sim.requests_seen if "create" in path)
@@ -223,6 +214,7 @@ def test_poller_stays_inside_the_rate_limit_shared_with_manual_checks(sim, sessi
     assert len(statuses) == 10 and set(statuses) == {200}
 
 
+@pytest.mark.slow
 def test_poller_backs_off_and_reports_errors() -> None:
     pending = Canned(body={"token": "fault-token-0123456789", "expires": 0, "status": "PENDING"})
     with FaultServer([pending, Canned(503, b"")]) as server:
@@ -233,15 +225,17 @@ def test_poller_backs_off_and_reports_errors() -> None:
         session.close()
 
 
-def test_one_poller_per_session_and_close_stops_it(sim, sessions) -> None:
-    session = sessions(sim)
+def test_one_poller_per_session_and_close_stops_it(session) -> None:
+    def pollers() -> set[threading.Thread]:
+        return {t for t in threading.enumerate() if t.name == "webull-nb-token-poller"}
+
+    others = pollers()  # of sessions closed by earlier tests, maybe still on their way out
     session.create_token()
     session.create_token()
-    pollers = [t for t in threading.enumerate() if t.name == "webull-nb-token-poller"]
-    assert len(pollers) == 1
+    (mine,) = pollers() - others
     session.close()
-    pollers[0].join(timeout=5)
-    assert not pollers[0].is_alive()
+    mine.join(timeout=5)
+    assert not mine.is_alive()
 
 
 def test_poller_marks_expiry_when_the_window_passes(sim, sessions, clock) -> None:
@@ -258,14 +252,12 @@ def test_poller_marks_expiry_when_the_window_passes(sim, sessions, clock) -> Non
 # --- waiting --------------------------------------------------------------------------------------
 
 
-def test_wait_times_out_pending(sim, sessions) -> None:
-    session = sessions(sim)
+def test_wait_times_out_pending(session) -> None:
     session.create_token()
     assert session.wait(0.2) == "PENDING"
 
 
-def test_ctrl_c_ends_wait_cleanly_and_checks_go_on(sim, sessions, capsys) -> None:
-    session = sessions(sim)
+def test_ctrl_c_ends_wait_cleanly_and_checks_go_on(session, capsys) -> None:
     session.create_token()
     main = threading.main_thread().ident
     threading.Timer(0.2, signal.pthread_kill, (main, signal.SIGINT)).start()
@@ -276,7 +268,7 @@ def test_ctrl_c_ends_wait_cleanly_and_checks_go_on(sim, sessions, capsys) -> Non
     assert session.account.poller.alive
 
 
-def test_wait_async_does_not_block_the_loop(sim, sessions) -> None:
+def test_wait_async_does_not_block_the_loop(sim, sessions, approve_latest) -> None:
     session = sessions(sim, poll_interval=0.05)
     session.create_token()
 
@@ -290,7 +282,7 @@ def test_wait_async_does_not_block_the_loop(sim, sessions) -> None:
                 await asyncio.sleep(0.01)
 
         task = asyncio.create_task(ticker())
-        asyncio.get_running_loop().call_later(0.2, enter_code, sim)
+        asyncio.get_running_loop().call_later(0.2, approve_latest, sim)
         status = await session.wait_async(10)
         task.cancel()
         return status, ticks
@@ -299,10 +291,10 @@ def test_wait_async_does_not_block_the_loop(sim, sessions) -> None:
     assert status == "NORMAL" and ticks >= 10
 
 
-def test_terminal_status_line(sim, sessions, capsys) -> None:
+def test_terminal_status_line(sim, sessions, capsys, approve_latest) -> None:
     session = sessions(sim, poll_interval=0.05)
     session.create_token()
-    threading.Timer(0.1, enter_code, (sim,)).start()
+    threading.Timer(0.1, approve_latest, (sim,)).start()
     assert session.wait(10, progress=True) == "NORMAL"
     out = capsys.readouterr().out
     assert "Webull token: PENDING | 5:00 left to approve it in the Webull App" in out
@@ -321,8 +313,7 @@ def test_terminal_status_line(sim, sessions, capsys) -> None:
         ("expired", "expired before it was approved"),
     ],
 )
-def test_headers_without_usable_token_say_what_to_do(sim, sessions, clock, setup, match) -> None:
-    session = sessions(sim)
+def test_headers_without_usable_token_say_what_to_do(session, clock, setup, match) -> None:
     if setup != "none":
         session.create_token()
     if setup == "expired":
@@ -332,11 +323,11 @@ def test_headers_without_usable_token_say_what_to_do(sim, sessions, clock, setup
         session.headers("GET", "/openapi/account/list")
 
 
-def test_headers_auth_and_convenience_calls(sim, sessions) -> None:
-    session = sessions(sim).activate()
+def test_headers_auth_and_convenience_calls(sim, session, approve_latest) -> None:
+    session.activate()
     assert current() is session and webull_nb.current() is session
     session.create_token()
-    enter_code(sim)
+    approve_latest(sim)
     session.check_token()
     headers = current().headers("POST", "/openapi/auth/token/check", body={"token": "x"})
     assert headers["x-access-token"] and headers["Content-Type"] == "application/json"
@@ -412,10 +403,9 @@ def test_an_unverified_new_token_never_replaces_a_good_one(tmp_path, sim) -> Non
     assert TokenStore(tmp_path).load().token == good.token
 
 
-def test_news_from_a_left_account_is_not_shown(sim, sessions) -> None:
+def test_news_from_a_left_account_is_not_shown(sim, session) -> None:
     from dataclasses import replace
 
-    session = sessions(sim)
     old, in_flight = session.account, session._listener  # a notification already on its way
     session.set_credentials(sim.app_key, sim.app_secret, api="v3")
     assert session.account is not old  # another API profile: another Account object

@@ -61,11 +61,6 @@ def make_panel(sim, clock):
         panel.session.close()
 
 
-def enter_sms(sim) -> None:
-    sms = sim.sms_inbox()[-1]
-    sim.verify(sms["token"], sms["code"])
-
-
 def saved(panel: TokenPanel) -> str:
     """Everything the panel's models would put in a notebook's saved widget state."""
     return json.dumps([panel.get_state(), panel.layout.get_state()], default=str)
@@ -217,11 +212,13 @@ def test_hello_republishes_a_fresh_clock(make_panel, clock) -> None:
     assert panel.state["clock_ms"] - first == pytest.approx(120_000, abs=1_000)
 
 
-def test_normal_state_shows_the_masked_token_and_its_idle_clock(make_panel, sim, clock) -> None:
+def test_normal_state_shows_the_masked_token_and_its_idle_clock(
+    make_panel, sim, clock, approve_latest
+) -> None:
     panel = make_panel()
     click(panel, "create")
     token = sim.sms_inbox()[-1]["token"]
-    enter_sms(sim)
+    approve_latest(sim)
     panel.session.check_token()
     state = panel.state
     assert state["status"] == "NORMAL" and state["deadline_ms"] is None
@@ -238,7 +235,7 @@ def test_normal_state_shows_the_masked_token_and_its_idle_clock(make_panel, sim,
     assert "Under 2 days left on the 15-day idle clock" in render_html(panel.session)
 
 
-def test_expired_and_invalid_states(make_panel, sim, clock) -> None:
+def test_expired_and_invalid_states(make_panel, sim, clock, approve_latest) -> None:
     panel = make_panel()
     click(panel, "create")
     clock.advance(301)
@@ -246,7 +243,7 @@ def test_expired_and_invalid_states(make_panel, sim, clock) -> None:
     guidance = panel.state["guidance"]
     assert panel.state["badge"] == "EXPIRED" and "within its 5-minute window" in guidance
     click(panel, "create")
-    enter_sms(sim)
+    approve_latest(sim)
     panel.session.check_token()
     clock.advance(15 * 86400 + 1)
     click(panel, "check")  # NORMAL: the button checks at once
@@ -395,10 +392,12 @@ def test_unexpected_exception_becomes_a_message(make_panel, monkeypatch) -> None
     assert "Create token failed: division by zero" in panel.state["error"]
 
 
-def test_rate_limited_check_publishes_when_the_next_check_is_allowed(make_panel, sim) -> None:
+def test_rate_limited_check_publishes_when_the_next_check_is_allowed(
+    make_panel, sim, approve_latest
+) -> None:
     panel = make_panel()
     click(panel, "create")
-    enter_sms(sim)
+    approve_latest(sim)
     panel.session.check_token()
     for _ in range(9):
         click(panel, "check")
@@ -406,6 +405,7 @@ def test_rate_limited_check_publishes_when_the_next_check_is_allowed(make_panel,
     assert 25_000 <= wait <= 32_000, wait
 
 
+@pytest.mark.slow
 def test_check_while_pending_asks_the_poller_and_never_exceeds_the_limit(make_panel, sim) -> None:
     panel = make_panel()  # its poller never checks by itself: only the clicks ask
     session = panel.session
@@ -472,7 +472,9 @@ def test_close_never_waits_for_the_publishers_lock(make_panel) -> None:
     assert panel.state["error"] == ""
 
 
-def test_views_stay_in_sync_and_closing_one_leaves_the_session(make_panel, sim) -> None:
+def test_views_stay_in_sync_and_closing_one_leaves_the_session(
+    make_panel, sim, approve_latest
+) -> None:
     first = make_panel()
     second = webull_nb.panel(first.session)
     click(first, "create")
@@ -480,7 +482,7 @@ def test_views_stay_in_sync_and_closing_one_leaves_the_session(make_panel, sim) 
     second.close()
     assert second.comm is None and first.session.status == "PENDING"
     assert first.session.account.poller.alive
-    enter_sms(sim)
+    approve_latest(sim)
     first.session.check_token()
     third = webull_nb.panel(first.session)
     assert third.state["status"] == "NORMAL"

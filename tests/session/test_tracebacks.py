@@ -22,13 +22,12 @@ SECRET = "nb-secret-that-must-never-be-shown-0123"
 
 
 @pytest.fixture
-def normal(tmp_path):
+def normal(tmp_path, approve_latest):
     """(session, token) with a NORMAL token on a simulator using SECRET."""
     with Simulator(app_secret=SECRET) as sim:
         session = Session(sim.app_key, SECRET, endpoint=sim.url, token_dir=tmp_path)
         session.create_token()
-        sms = sim.sms_inbox()[-1]
-        sim.verify(sms["token"], sms["code"])
+        sms = approve_latest(sim)
         assert session.check_token() == "NORMAL"
         yield session, sms["token"]
         session.close()
@@ -46,6 +45,7 @@ def _locals_text(exc: BaseException) -> str:
     return "".join(traceback.TracebackException.from_exception(exc, capture_locals=True).format())
 
 
+@pytest.mark.slow
 def test_captured_locals_never_hold_the_secret_or_the_token(normal, tmp_path) -> None:
     session, token = normal
     silent = _silent_port()

@@ -11,17 +11,13 @@ import sys
 import threading
 
 import pytest
+from helpers import approve_latest
 
 from webull_nb.core.secrets import Secret
 from webull_nb.http.client import Client
 from webull_nb.shared.account import Account
 from webull_nb.shared.memory import MemoryStorage
 from webull_nb.simulator import Simulator
-
-
-def approve_latest(sim: Simulator) -> None:
-    sms = sim.sms_inbox()[-1]
-    sim.verify(sms["token"], sms["code"])
 
 
 def account_on(storage: MemoryStorage, sim: Simulator, clock) -> Account:

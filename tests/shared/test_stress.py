@@ -20,8 +20,10 @@ import time
 from pathlib import Path
 
 import pytest
-from test_account import Worker, approve, most_in_any_window, server_calls, start_together
+from helpers import approve_latest, open_session
+from test_account import Worker, most_in_any_window, server_calls, start_together
 
+from webull_nb.core.status import RATE_PERIOD
 from webull_nb.errors import RateLimitError, StoreError
 from webull_nb.session import Session
 from webull_nb.shared.files.backend import LEDGER_FILE, FileLedgerState, FileStorage
@@ -31,18 +33,9 @@ from webull_nb.shared.ledger import SharedLedger
 from webull_nb.shared.storage import StoredToken
 from webull_nb.simulator import Simulator
 
-REPO = Path(__file__).parent.parent
-
-
-@pytest.fixture
-def live_sim():
-    """A simulator on the real clock (the ledger other processes share is in wall time)."""
-    with Simulator() as simulator:
-        yield simulator
-
-
-def open_session(sim: Simulator, token_dir: Path, **options: object) -> Session:
-    return Session(sim.app_key, sim.app_secret, endpoint=sim.url, token_dir=token_dir, **options)
+REPO = Path(__file__).resolve().parents[2]
+# Real processes, signals and waits of many seconds: the whole file is the slow lane.
+pytestmark = pytest.mark.slow
 
 
 def wait_for(predicate, timeout: float, session: Session | None = None, names=("status", "error")):
@@ -65,7 +58,7 @@ def normal_token_stored(sim: Simulator, token_dir: Path) -> None:
     session = open_session(sim, token_dir)
     try:
         session.create_token()
-        approve(sim)
+        approve_latest(sim)
         assert session.check_token() == "NORMAL"
     finally:
         session.close()
@@ -73,11 +66,11 @@ def normal_token_stored(sim: Simulator, token_dir: Path) -> None:
 
 def normal_token_on_disk(sim: Simulator, token_dir: Path) -> None:
     """A verified token in token.txt, made without a single check request."""
-    info = sim._create({})
-    sim.verify(info["token"], sim.sms_inbox()[-1]["code"])
+    sim._create({})
+    token = approve_latest(sim)["token"]
     token_dir.mkdir(parents=True, exist_ok=True)
     expires = int((time.time() + 86400) * 1000)
-    (token_dir / "token.txt").write_text(f"{info['token']}\n{expires}\nNORMAL\n")
+    (token_dir / "token.txt").write_text(f"{token}\n{expires}\nNORMAL\n")
 
 
 def created(sim: Simulator) -> int:
@@ -113,6 +106,7 @@ def test_sixteen_processes_start_on_a_stored_normal_token_with_one_check(
     print(f"16 processes on a stored NORMAL token: {made} checks, ready in {slowest:.1f} s")
     assert [event["status"] for event in done] == ["NORMAL"] * 16
     assert made <= 4
+    assert slowest < RATE_PERIOD  # nobody waited for the rate window to free a check
     assert [status for _, status in checks(live_sim)].count(429) == 0
 
 
@@ -185,7 +179,7 @@ def test_a_stopped_lock_holder_is_named_and_nothing_hangs(live_sim, tmp_path) ->
         print(f"a stopped lock holder: named after {took:.1f} s")
         assert named, session.error
         assert "stopped" in session.error
-        approve(live_sim)
+        approve_latest(live_sim)
         os.kill(holder.pid, signal.SIGKILL)  # the OS releases its lock
         assert wait_for(lambda: session.status == "NORMAL", 15, session)
     finally:
@@ -335,7 +329,8 @@ def test_a_pending_token_is_polled_at_once_when_the_lease_holder_died(live_sim, 
         gone.wait()
         write_lease(tmp_path, gone.pid, 90)
         session = open_session(live_sim, tmp_path)
-        approved = approve(live_sim)
+        approve_latest(live_sim)
+        approved = time.time()
         assert wait_for(lambda: session.status == "NORMAL", 30, session)
         took = time.time() - approved
         print(f"lease of a dead process: NORMAL {took:.1f} s after approval")
@@ -359,7 +354,7 @@ def test_a_clock_stepping_ahead_while_pending_expires_nothing(live_sim, tmp_path
         assert session.create_token() == "PENDING"  # joins: no second SMS
         print(f"clock +1 h while PENDING: {len(live_sim.sms_inbox())} SMS, {session.status}")
         assert len(live_sim.sms_inbox()) == 1
-        approve(live_sim)
+        approve_latest(live_sim)
         assert wait_for(lambda: session.status == "NORMAL", 10, session)
     finally:
         session.close()
@@ -377,7 +372,7 @@ def test_a_process_whose_clock_steps_back_never_polls_beside_the_holder(
         time.sleep(16)  # observe a stretch of polling: there is no event for "not polling"
         seen = checks(live_sim)
     finally:
-        approve(live_sim)
+        approve_latest(live_sim)
         worker.next("done", timeout=30)
         worker.finish()
         session.close()
@@ -395,7 +390,7 @@ def test_a_second_process_an_hour_ahead_joins_the_pending_token(live_sim, tmp_pa
         assert session.create_token() == "PENDING"
         start_together([worker])
         time.sleep(1)  # let the second process read the store and decide
-        approve(live_sim)
+        approve_latest(live_sim)
         done = worker.next("done", timeout=30)
     finally:
         worker.finish()
@@ -412,7 +407,7 @@ def test_a_host_clock_ahead_of_the_service_sends_one_sms(tmp_path) -> None:
             assert session.create_token() == "PENDING"
             start_together([worker])
             time.sleep(1)  # let the second process read the store and decide
-            approve(sim)
+            approve_latest(sim)
             done = worker.next("done", timeout=30)
             assert wait_for(lambda: session.status == "NORMAL", 10, session)
         finally:

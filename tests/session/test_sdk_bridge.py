@@ -19,28 +19,12 @@ from webull.core.http import protocol_type
 from webull.trade.trade_client import TradeClient
 
 from webull_nb.errors import TokenStateError
-from webull_nb.session import Session
-from webull_nb.simulator import Simulator
-
-
-@pytest.fixture
-def live_sim():
-    """A simulator on the real clock: the SDK signs with the real time, not a fake one."""
-    with Simulator() as simulator:
-        yield simulator
-
-
-def approve_latest(url: str) -> None:
-    """Enter the newest SMS code, as the user would in the Webull App."""
-    sms = requests.get(url + "/_sim/sms", timeout=5).json()[-1]
-    assert requests.post(url + "/_sim/verify", json=sms, timeout=5).json()["status"] == "NORMAL"
-
+from webull_nb.session import Session, sdk
 
 SDK_SCRIPT = """
 import json, sys, time
 from webull_nb.session import Session
 from webull_nb.simulator import Simulator
-from webull_nb.session import sdk
 from webull.trade.trade_client import TradeClient
 from webull.data.data_client import DataClient
 
@@ -71,7 +55,7 @@ session.close()
 
 
 def test_sdk_clients_reuse_the_session_token_with_no_sms_and_no_log_files(
-    simulator_process, tmp_path: Path
+    simulator_process, tmp_path: Path, approve_latest
 ) -> None:
     url, key, secret = simulator_process
     tokens = tmp_path / "tokens"
@@ -94,6 +78,8 @@ def test_sdk_clients_reuse_the_session_token_with_no_sms_and_no_log_files(
     assert result.returncode == 0, result.stderr[-2000:]
     out = json.loads(result.stdout)
     print(f"\nTradeClient built from a NORMAL session in {out['built'] * 1000:.1f} ms")
+    # Built at once: the SDK did not wait for a token check of its own (one every second).
+    assert out["built"] < sdk.CHECK_INTERVAL, out["built"]
     assert out["accounts"] == ["SIM0000001", "SIM0000002"]
     assert out["total_asset"] == "25000.00" and out["symbols"] == ["AAPL", "SPY"]
     assert out["price"] == "189.84" and out["failure"] == "ServerException"
@@ -106,16 +92,17 @@ def test_sdk_clients_reuse_the_session_token_with_no_sms_and_no_log_files(
     assert "storage_token Note" not in result.stderr
 
 
-def test_a_pending_token_fails_within_seconds_with_our_error(live_sim, tmp_path: Path) -> None:
+def test_a_pending_token_fails_within_seconds_with_our_error(
+    live_sim, tmp_path: Path, approve_latest
+) -> None:
     sim = live_sim
     with Session(sim.app_key, sim.app_secret, endpoint=sim.url, token_dir=tmp_path) as session:
         with pytest.raises(TokenStateError, match="no access token yet"):
             session.sdk_api_client()
         session.create_token()
-        sms = sim.sms_inbox()[-1]
         with pytest.raises(TokenStateError, match="approve it in the Webull App"):
             session.sdk_api_client()
-        sim.verify(sms["token"], sms["code"])
+        approve_latest(sim)
         session.check_token()
         api = session.sdk_api_client()
         session.create_token(force=True)  # a new token, now PENDING, replaces the NORMAL one
@@ -128,15 +115,14 @@ def test_a_pending_token_fails_within_seconds_with_our_error(live_sim, tmp_path:
 
 
 def test_the_simulator_url_does_not_switch_the_sdk_to_http_for_everyone(
-    live_sim, tmp_path: Path, monkeypatch
+    live_sim, tmp_path: Path, monkeypatch, approve_latest
 ) -> None:
     sim = live_sim
     # Another test may have switched the SDK's process-wide default; start from the SDK's own.
     monkeypatch.setattr(sdk_request, "_default_protocol_type", protocol_type.HTTPS)
     with Session(sim.app_key, sim.app_secret, endpoint=sim.url, token_dir=tmp_path) as session:
         session.create_token()
-        sms = sim.sms_inbox()[-1]
-        sim.verify(sms["token"], sms["code"])
+        approve_latest(sim)
         session.check_token()
         api = session.sdk_api_client()
         TradeClient(api).account_v2.get_account_list()

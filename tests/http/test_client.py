@@ -46,17 +46,12 @@ def fault_client(server: FaultServer, **kw) -> Client:
     return Client("key", SECRET, base_url=server.url, **kw)
 
 
-def verify_latest(sim) -> None:
-    sms = sim.sms_inbox()[-1]
-    sim.verify(sms["token"], sms["code"])
-
-
 # --- happy paths against the simulator -----------------------------------------------------------
 
 
 @pytest.mark.parametrize("api", ["v2", "v3"])
 @pytest.mark.parametrize("algorithm", ["HMAC-SHA1", "HMAC-SHA256"])
-def test_full_token_flow(sim, api, algorithm) -> None:
+def test_full_token_flow(sim, api, algorithm, approve_latest) -> None:
     client = client_for(sim, api=api, algorithm=algorithm)
     assert client.config() == {"token_check_enabled": True}
     created = client.create_token()
@@ -65,7 +60,7 @@ def test_full_token_flow(sim, api, algorithm) -> None:
         int((sim.clock() + 300) * 1000) / 1000, tz=timezone.utc
     )
     assert client.check_token(created.token).status is TokenStatus.PENDING
-    verify_latest(sim)
+    approve_latest(sim)
     assert client.check_token(created.token).status is TokenStatus.NORMAL
     again = client.create_token(created.token)
     assert (again.token, again.status) == (created.token, TokenStatus.NORMAL)

@@ -4,7 +4,7 @@ and the simulator's data routes that the official SDK's first calls need."""
 from __future__ import annotations
 
 import pytest
-from helpers import Canned, FaultServer, signed_request
+from helpers import Canned, FaultServer, approve_latest, signed_request
 
 from webull_nb.client import Client
 from webull_nb.errors import (
@@ -78,8 +78,7 @@ def test_trading_refusals_and_token_errors_keep_their_own_messages() -> None:
 def _normal_token(sim: Simulator) -> str:
     client = Client(sim.app_key, sim.app_secret, base_url=sim.url, clock=sim.clock)
     token = client.create_token().token
-    sms = sim.sms_inbox()[-1]
-    sim.verify(sms["token"], sms["code"])
+    approve_latest(sim)
     return token
 
 

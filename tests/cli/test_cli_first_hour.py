@@ -28,7 +28,7 @@ from webull_nb.shared.files.store import TokenStore
 from webull_nb.shared.storage import StoredToken
 from webull_nb.simulator import ManualClock, Simulator
 
-ROOT = Path(__file__).resolve().parent.parent
+ROOT = Path(__file__).resolve().parents[2]
 NOWHERE = "http://127.0.0.1:9"  # for actions that read the store only: nothing listens here
 
 
@@ -124,6 +124,7 @@ def test_the_exit_codes_are_distinct_and_documented() -> None:
 # --- hints that can be pasted as printed --------------------------------------------------------
 
 
+@pytest.mark.slow
 def test_hints_repeat_the_flags_that_pick_the_account(simulator_process, tmp_path: Path) -> None:
     url, key, secret = simulator_process
     env = cli_env(tmp_path, key, secret)
@@ -228,6 +229,7 @@ def test_export_to_a_file_says_it_takes_a_directory(tmp_path: Path, normal_token
     assert a_file.read_text() == "mine\n"
 
 
+@pytest.mark.slow
 def test_export_refuses_a_missing_parent_unless_asked(tmp_path: Path, normal_token: Path) -> None:
     typo = tmp_path / "typo" / "does" / "not" / "exist"
     result = export(tmp_path, normal_token, "--to", str(typo))
@@ -332,6 +334,7 @@ class Waiting:
         return self.proc.returncode, stdout, "".join(self.lines)
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("gap", [None, 0.0, 0.002, 0.02, 0.2])
 def test_ctrl_c_while_waiting_says_the_token_stays_pending(
     simulator_process, tmp_path: Path, gap: float | None

@@ -151,6 +151,7 @@ _json = st.recursive(
 )
 
 
+@pytest.mark.slow
 @settings(max_examples=1000, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(
     app_key=st.text("0123456789abcdef", min_size=1, max_size=32),

@@ -8,23 +8,16 @@ from helpers import Canned, FaultServer
 
 from webull_nb.errors import WebullError
 from webull_nb.session import Session
-from webull_nb.simulator import Simulator
 
 PRIVATE = ("x-access-token", "x-signature", "x-signature-nonce")
 
 
 @pytest.fixture
-def normal_session(tmp_path, clock):
-    with Simulator(clock=clock) as sim:
-        session = Session(
-            sim.app_key, sim.app_secret, endpoint=sim.url, token_dir=tmp_path, clock=clock
-        )
-        session.create_token()
-        sms = sim.sms_inbox()[-1]
-        sim.verify(sms["token"], sms["code"])
-        assert session.check_token() == "NORMAL"
-        yield session
-        session.close()
+def normal_session(session, sim, approve_latest):
+    session.create_token()
+    approve_latest(sim)
+    assert session.check_token() == "NORMAL"
+    return session
 
 
 def test_a_redirect_to_another_host_loses_the_token(normal_session) -> None:

@@ -17,7 +17,7 @@ import time
 from pathlib import Path
 
 import pytest
-from helpers import Canned, FaultServer
+from helpers import Canned, FaultServer, approve_latest
 
 from webull_nb.errors import RateLimitError
 from webull_nb.session import Session
@@ -25,14 +25,7 @@ from webull_nb.shared.files.store import TokenStore
 from webull_nb.shared.storage import StoredToken
 from webull_nb.simulator import Simulator
 
-WORKER = Path(__file__).parent / "account_worker.py"
-
-
-@pytest.fixture
-def live_sim():
-    """A simulator on the real clock (the ledger other processes share is in wall time)."""
-    with Simulator() as simulator:
-        yield simulator
+WORKER = Path(__file__).resolve().parents[1] / "account_worker.py"
 
 
 def server_calls(sim: Simulator, path_part: str) -> list[tuple[float, int]]:
@@ -49,13 +42,6 @@ def most_in_any_window(times: list[float], window: float = 30.0) -> int:
     return best
 
 
-def approve(sim: Simulator) -> float:
-    """Enter the newest SMS code as the user would; return the wall time of approval."""
-    sms = sim.sms_inbox()[-1]
-    sim.verify(sms["token"], sms["code"])
-    return time.time()
-
-
 class Worker:
     """One tests/account_worker.py process and the JSON events it prints."""
 
@@ -65,7 +51,7 @@ class Worker:
             stdin=subprocess.PIPE,
             stdout=subprocess.PIPE,
             text=True,
-            env={**os.environ, "PYTHONPATH": str(Path(__file__).parent.parent), **env},
+            env={**os.environ, "PYTHONPATH": str(Path(__file__).resolve().parents[2]), **env},
         )
         self.events: queue.Queue[dict] = queue.Queue()
         self.seen: list[dict] = []
@@ -142,13 +128,15 @@ def test_twenty_threads_creating_at_once_send_one_sms(live_sim, tmp_path) -> Non
         session.close()
 
 
+@pytest.mark.slow
 def test_processes_share_one_sms_one_budget_and_see_normal_together(live_sim, tmp_path) -> None:
     workers = [Worker(live_sim.url, tmp_path, "ensure") for _ in range(3)]
     try:
         start_together(workers)
         for worker in workers:
             worker.next("status", status="PENDING")  # every one of them: the same token
-        approved = approve(live_sim)
+        approve_latest(live_sim)
+        approved = time.time()
         seen = [worker.next("status", status="NORMAL")["t"] - approved for worker in workers]
         for worker in workers:
             assert worker.next("done")["status"] == "NORMAL"
@@ -163,12 +151,13 @@ def test_processes_share_one_sms_one_budget_and_see_normal_together(live_sim, tm
     assert max(seen) < 4.5, f"detection latencies {seen}"
 
 
+@pytest.mark.slow
 def test_two_processes_checking_never_draw_a_429(live_sim, tmp_path) -> None:
     session = Session(
         live_sim.app_key, live_sim.app_secret, endpoint=live_sim.url, token_dir=tmp_path
     )
     session.create_token()
-    approve(live_sim)
+    approve_latest(live_sim)
     assert session.check_token() == "NORMAL"
     session.close()
     workers = [Worker(live_sim.url, tmp_path, "checks", "12") for _ in range(2)]
@@ -182,6 +171,7 @@ def test_two_processes_checking_never_draw_a_429(live_sim, tmp_path) -> None:
     assert len(checks) == 10  # 1 above plus 9 more: the budget, shared, and nothing over
 
 
+@pytest.mark.slow
 def test_the_poll_lease_moves_to_a_survivor_when_its_holder_dies(live_sim, tmp_path) -> None:
     creator = Session(
         live_sim.app_key, live_sim.app_secret, endpoint=live_sim.url, token_dir=tmp_path
@@ -202,7 +192,8 @@ def test_the_poll_lease_moves_to_a_survivor_when_its_holder_dies(live_sim, tmp_p
         assert holder is not None, "nobody took the poll lease"
         os.kill(holder.proc.pid, signal.SIGKILL)
         survivor = next(w for w in workers if w is not holder)
-        approved = approve(live_sim)
+        approve_latest(live_sim)
+        approved = time.time()
         noticed = survivor.next("status", status="NORMAL", timeout=20)["t"] - approved
     finally:
         for worker in workers:
@@ -210,6 +201,7 @@ def test_the_poll_lease_moves_to_a_survivor_when_its_holder_dies(live_sim, tmp_p
     assert noticed < 12.0  # the dead holder's lease runs out, then a check within 3 s
 
 
+@pytest.mark.slow
 def test_a_session_adopts_what_another_process_stored(live_sim, tmp_path) -> None:
     session = Session(
         live_sim.app_key, live_sim.app_secret, endpoint=live_sim.url, token_dir=tmp_path
@@ -233,6 +225,7 @@ def test_a_session_adopts_what_another_process_stored(live_sim, tmp_path) -> Non
 # --- the poller never writes after it was stopped ---------------------------------------------
 
 
+@pytest.mark.slow
 def test_a_stopped_pollers_error_never_lands(tmp_path) -> None:
     created = {"token": "pending-token-0123456789", "expires": 0, "status": "PENDING"}
     with FaultServer([Canned(200, created), Canned(hang=True)]) as server:
@@ -294,7 +287,7 @@ def test_a_late_pending_answer_never_overrides_normal(live_sim, tmp_path) -> Non
     )
     try:
         session.create_token()
-        approve(live_sim)
+        approve_latest(live_sim)
         assert session.check_token() == "NORMAL"
         token = session.account.state.token
         late = TokenInfo(token.reveal(), TokenStatus.PENDING, None)
