@@ -411,3 +411,11 @@ def test_news_from_a_left_account_is_not_shown(sim, session) -> None:
     assert session.account is not old  # another API profile: another Account object
     in_flight(replace(old.state, error="late news of the left account", version=10**6))
     assert session.error == ""
+
+
+def test_headers_show_whether_the_service_wants_tokens(session) -> None:
+    # The first signed request asks the service's config; the panel reads the answer.
+    assert session.token_check_enabled is None
+    with pytest.raises(TokenStateError, match="no access token yet"):
+        session.headers("GET", "/openapi/account/list")
+    assert session.token_check_enabled is True

@@ -173,7 +173,7 @@ class Session(TokenModel):
         self._leave_account()
         with self._mirror_lock:
             self._account = account
-            self._signer = Signer(account, self.note_error)
+            self._signer = Signer(account, self.note_error, self._check_config)
             self._store = account.store
             self._mirrored_version = -1
         self._set(

@@ -23,10 +23,17 @@ __all__ = ["Signer"]
 class Signer:
     """Fresh signed headers and signed requests with one account's current token."""
 
-    def __init__(self, account: Account, note_error: Callable[[str], None]) -> None:
-        """``note_error`` shows a failure wherever the session is shown."""
+    def __init__(
+        self,
+        account: Account,
+        note_error: Callable[[str], None],
+        token_check: Callable[[], bool] | None = None,
+    ) -> None:
+        """``note_error`` shows a failure wherever the session is shown; ``token_check``
+        says whether the service wants tokens (the account's, unless a session shows it)."""
         self.account = account
         self._note_error = note_error
+        self._token_check = token_check or account.token_check
 
     def __repr__(self) -> str:
         """Name the account; never the token."""
@@ -42,7 +49,7 @@ class Signer:
     def usable_token(self) -> Secret[str] | None:
         """The token to send: a NORMAL one, or none where the service wants none (UAT)."""
         state = self.account.state
-        if not self.account.token_check():
+        if not self._token_check():
             return state.token if state.status == "NORMAL" else None
         if state.status == "NORMAL" and state.token is not None:
             return state.token
