@@ -11,6 +11,7 @@ __all__ = [
     "ENVIRONMENT",
     "REGION",
     "SIMULATOR_URL",
+    "STORE",
     "TOKEN_DIR",
     "get",
 ]
@@ -21,6 +22,9 @@ REGION = "WEBULL_REGION"
 ENVIRONMENT = "WEBULL_ENVIRONMENT"
 #: The official SDK's variable: both keep their token in the directory it names.
 TOKEN_DIR = "WEBULL_OPENAPI_TOKEN_DIR"
+#: Where accounts keep their shared state: unset for token directories, or a Redis URL
+#: (what a JupyterHub admin sets in ``c.Spawner.environment``).
+STORE = "WEBULL_NB_STORE"
 #: Set by ``webull-nb demo``: the simulator the quickstart notebook talks to.
 SIMULATOR_URL = "WEBULL_NB_SIMULATOR_URL"
 #: Set by ``webull-nb demo --headless``: the quickstart approves its token by itself.

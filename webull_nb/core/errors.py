@@ -15,6 +15,7 @@ __all__ = [
     "ServerError",
     "StoreError",
     "StoreLockError",
+    "StoreUnavailableError",
     "TokenStateError",
     "TransportError",
     "VerificationLockedError",
@@ -58,6 +59,10 @@ class StoreError(WebullError):
 
 class StoreLockError(StoreError):
     """The token directory's lock stayed taken too long (another process may be stuck)."""
+
+
+class StoreUnavailableError(StoreError, ConnectionError):
+    """A shared store (Redis) cannot be reached or refuses us: wrong password, ACL, timeout."""
 
 
 class EndpointError(WebullError, ValueError):

@@ -64,6 +64,7 @@ class Session(TokenModel):
         algorithm: str = "HMAC-SHA1",
         endpoint: str | None = None,
         token_dir: str | os.PathLike[str] | None = None,
+        store: str | None = None,
         credentials_later: bool = False,
         poll_interval: float = POLL_INTERVAL,
         clock: Callable[[], float] = time.time,
@@ -79,6 +80,7 @@ class Session(TokenModel):
         self._listener: Callable[[TokenState], None] | None = None
         self._algorithm = algorithm
         self._token_dir = token_dir
+        self._store_url = store
         self._endpoint = endpoint
         self._timeout = timeout
         self.poll_interval = max(0.0, float(poll_interval))
@@ -158,7 +160,12 @@ class Session(TokenModel):
         )
         self._endpoint = endpoint if endpoint is not None else self._endpoint
         storage = storage_for(
-            app_key, resolved, self._token_dir, explicit_endpoint=bool(self._endpoint)
+            app_key,
+            resolved,
+            self._token_dir,
+            explicit_endpoint=bool(self._endpoint),
+            store=self._store_url,
+            app_secret=secret,
         )
         account = open_account(
             app_key,

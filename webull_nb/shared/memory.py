@@ -96,6 +96,10 @@ class MemoryRecords:
         """Seconds since the last write (None before the first)."""
         return time.monotonic() - self._written if self._version else None
 
+    def vacant(self) -> bool:
+        """Memory never loses a record by itself."""
+        return False
+
 
 class _LedgerState:
     def __init__(self, lock: MemoryLock) -> None:
@@ -130,6 +134,10 @@ class MemoryStorage:
 
     def housekeeping(self) -> None:
         """Nothing is ever left half written in memory."""
+
+    def sdk_directory(self) -> None:
+        """The official SDK reads files: memory has none to offer."""
+        return None
 
     def watch(self, target: Watched) -> None:
         """Call ``target.reload()`` after writes, from this storage's own thread."""

@@ -109,6 +109,11 @@ class Mirror:
             return None
         stored = self.records.load()
         current = self.state
+        if stored is None and current.token is not None and self.records.vacant():
+            # The store lost everything (a Redis restarted empty), which is not a forget:
+            # every process that knows the token writes it back, and keeps it.
+            self._write_back(current)
+            return None
         if stored is None and current.token is not None and self._just_written():
             # Probably a write in progress (the official SDK rewrites token.txt in place):
             # look again next round rather than drop a good token for a moment.
@@ -126,6 +131,25 @@ class Mirror:
         ):
             return None
         return self.publish(**fields)
+
+    def _write_back(self, state: TokenState) -> None:
+        """Store ``state``'s token again in a store that lost it (never an inferred verdict)."""
+        if state.token is None or state.inferred or state.status not in ("PENDING", "NORMAL"):
+            return
+        stored = StoredToken(
+            state.token.reveal(),
+            state.expires,
+            state.status,
+            state.created,
+            state.last_used,
+            confirmed=state.confirmed,
+        )
+        try:
+            if self.records.save(stored, self.app_key_hint):
+                log.info("webull-nb: wrote the %s token back into %s", state.status, self.where)
+        except (OSError, ValueError, StoreError) as exc:
+            log.info("webull-nb: could not write the token back into %s: %s", self.where, exc)
+        self.seen = self.records.signature()
 
     def _just_written(self) -> bool:
         age = self.records.seconds_since_write()

@@ -13,13 +13,16 @@ import threading
 import time
 from collections.abc import Callable
 
+from webull_nb.core import env
 from webull_nb.core.endpoints import Endpoint
+from webull_nb.core.errors import StoreError
 from webull_nb.core.secrets import Secret, mask_token
 from webull_nb.http.client import Client
 from webull_nb.shared.account import Account
 from webull_nb.shared.files.backend import FileStorage
 from webull_nb.shared.poller import POLL_INTERVAL
-from webull_nb.shared.storage import Storage
+from webull_nb.shared.redisstore.connect import describe, is_store_url
+from webull_nb.shared.storage import Storage, fingerprint
 
 __all__ = ["open_account", "release_account", "storage_for"]
 
@@ -33,16 +36,39 @@ def storage_for(
     token_dir: str | os.PathLike[str] | None = None,
     *,
     explicit_endpoint: bool = False,
+    store: str | None = None,
+    app_secret: Secret | None = None,
 ) -> Storage:
-    """The storage of one app key's account (files, the default backend).
+    """The storage of one app key's account: a token directory, or Redis when ``store``
+    (else ``$WEBULL_NB_STORE``) is a Redis URL.
 
     An explicit endpoint (a simulator, say) gets storage of its own, so its tokens never
-    mix with the real service's.
+    mix with the real service's. A Redis store needs ``app_secret`` (tokens are sealed
+    with a key derived from it); a NORMAL or PENDING token in the account's token directory
+    moves into an empty Redis store instead of costing a new SMS.
     """
     explicit = endpoint.base_url if explicit_endpoint else None
-    return FileStorage.for_account(
+    local = FileStorage.for_account(
         app_key, endpoint.environment, endpoint.region, token_dir, explicit
     )
+    chosen = store if store is not None else env.get(env.STORE)
+    if not chosen or chosen.strip().lower() in ("files", "file"):
+        return local
+    if not is_store_url(chosen):
+        raise StoreError(
+            f"unknown store {describe(chosen)!r}: use a Redis URL such as "
+            "redis://host:6379/0 (rediss:// for TLS, unix:///path/redis.sock), or leave it "
+            "unset for token directories"
+        )
+    if app_secret is None:
+        raise StoreError("a Redis store needs the app secret: tokens are sealed with it")
+    from webull_nb.shared.redisstore.backend import RedisStorage
+
+    place = f"url-{fingerprint(explicit)[:12]}" if explicit else endpoint.region
+    account = f"{endpoint.environment}:{place}:{fingerprint(app_key)[:16]}"
+    storage = RedisStorage(chosen, account, app_key, app_secret, local_directory=local.directory)
+    storage.move_in(local.records)
+    return storage
 
 
 def open_account(

@@ -4,7 +4,8 @@ An account's shared state is five things: the token record, a lock for short sec
 lock held for one create (single flight), a ledger (request budget, waiting line, poll
 lease, the service's clock offset) and change notification. ``Account`` reaches them only
 through a ``Storage``; the file backend (``shared.files``) keeps them in a token directory,
-``shared.memory`` in this process. Nothing above ``shared`` knows which backend is in use.
+``shared.memory`` in this process, ``shared.redisstore`` in a Redis server. Nothing
+above ``shared`` knows which backend is in use.
 
 The rules every backend applies alike live here too (``may_replace``), so that two backends
 cannot disagree about when a stored token may be overwritten.
@@ -16,6 +17,7 @@ import hashlib
 from contextlib import AbstractContextManager
 from dataclasses import dataclass
 from datetime import datetime
+from pathlib import Path
 from typing import Any, Protocol
 
 from webull_nb.core.secrets import mask_token
@@ -113,6 +115,9 @@ class Records(Protocol):
 
     def seconds_since_write(self) -> float | None:
         """Seconds since the record last changed (None when there is none)."""
+
+    def vacant(self) -> bool:
+        """Whether the store lost the record altogether (restarted empty), unlike a forget."""
 
 
 class Lock(Protocol):
@@ -216,3 +221,6 @@ class Storage(Protocol):
 
     def wake(self) -> None:
         """Look for changes now (a token just went PENDING: changes are due soon)."""
+
+    def sdk_directory(self) -> Path | None:
+        """A directory whose ``token.txt`` the official SDK may read (None: no such place)."""

@@ -128,6 +128,10 @@ class FileStorage:
         with contextlib.suppress(StoreError), self.lock.hold(HOUSEKEEPING_LOCK_TIMEOUT):
             self.records.remove_temp_files()
 
+    def sdk_directory(self) -> Path:
+        """The token directory itself: the SDK and webull-nb share its ``token.txt``."""
+        return self.directory
+
     def watch(self, target: Watched) -> None:
         """Adopt changes of this directory into ``target`` (the process's watcher thread)."""
         watcher.add(target, self.directory)

@@ -114,6 +114,10 @@ class TokenStore:
         except OSError:
             return None
 
+    def vacant(self) -> bool:
+        """A missing ``token.txt`` means forgotten (or never created), never lost."""
+        return False
+
     def _report(self, message: str) -> None:
         # Reported once per distinct problem: a notebook re-reading a broken file every
         # second must not fill the log.
