@@ -9,6 +9,8 @@ Every status change is printed as ``{"event": "status", "status": ..., "t": <wal
 the process waits for a line on stdin (or EOF) before it starts, so a test can start several
 at the same moment. ``WORKER_CLOCK_STEP=S`` steps this process's wall clock by S seconds
 (``time.time`` is patched before webull_nb loads), as a laptop waking or NTP would.
+``WORKER_STORE=URL`` passes ``store=URL`` (a Redis store); ``WORKER_GET=PATH`` makes one
+signed GET after ``ensure`` and reports its HTTP status.
 """
 
 from __future__ import annotations
@@ -38,11 +40,17 @@ def main() -> int:
     """Run one action against the account and report."""
     url, token_dir, action = sys.argv[1:4]
     count = int(sys.argv[4]) if len(sys.argv) > 4 else 1
-    session = Session(DEMO_APP_KEY, DEMO_APP_SECRET, endpoint=url, token_dir=token_dir)
+    session = Session(
+        DEMO_APP_KEY,
+        DEMO_APP_SECRET,
+        endpoint=url,
+        token_dir=token_dir,
+        store=os.environ.get("WORKER_STORE") or None,
+    )
     normal = threading.Event()
 
     def on_status(change: dict) -> None:
-        emit(event="status", status=change["new"])
+        emit(event="status", status=change["new"], token=session.token_hint)
         if change["new"] == "NORMAL":
             normal.set()
 
@@ -51,7 +59,9 @@ def main() -> int:
     sys.stdin.readline()  # start together
     try:
         if action == "ensure":
-            emit(event="done", status=session.ensure_token(timeout=60))
+            emit(event="done", status=session.ensure_token(timeout=60), token=session.token_hint)
+            if os.environ.get("WORKER_GET"):
+                emit(event="get", http=session.get(os.environ["WORKER_GET"]).status_code)
         elif action == "create":
             emit(event="done", status=session.create_token())
         elif action == "checks":

@@ -102,3 +102,47 @@ def simulator_process():
         proc.terminate()
         assert proc.wait(timeout=10) == 0
         proc.stdout.close()
+
+
+@pytest.fixture
+def redis_server():
+    """A real ``redis-server`` of this test's own (tests/redis_server.py); skips without one,
+    except under ``WEBULL_NB_REQUIRE_REDIS=1``."""
+    from redis_server import RedisServer
+
+    with RedisServer() as server:
+        yield server
+    _forget_redis_clients()
+
+
+@pytest.fixture
+def redis_url(redis_server) -> str:
+    """The URL of this test's ``redis_server``."""
+    return redis_server.url
+
+
+@pytest.fixture
+def redis_server_with_password():
+    """A ``redis-server`` that requires a password (``.password``; ``.url`` carries it)."""
+    from redis_server import RedisServer
+
+    with RedisServer(password="right-horse-battery") as server:
+        yield server
+    _forget_redis_clients()
+
+
+@pytest.fixture
+def redis_server_with_acl():
+    """A ``redis-server`` whose user ``alice`` (in ``.url``) may not run Lua scripts."""
+    from redis_server import RedisServer
+
+    with RedisServer(acl_user=("alice", "alices-pass", "+@all -eval -evalsha")) as server:
+        yield server
+    _forget_redis_clients()
+
+
+def _forget_redis_clients() -> None:
+    """Drop the cached clients of a server that is gone, so the next test dials afresh."""
+    from webull_nb.shared.redisstore.connect import forget_clients
+
+    forget_clients()
