@@ -47,7 +47,13 @@ import uuid
 from collections.abc import Callable
 
 from webull_nb.core import messages
-from webull_nb.core.errors import InvalidTokenError, RateLimitError, StoreError, TokenStateError
+from webull_nb.core.errors import (
+    InvalidTokenError,
+    RateLimitError,
+    StoreError,
+    StoreUnavailableError,
+    TokenStateError,
+)
 from webull_nb.core.secrets import Secret
 from webull_nb.core.status import TokenStatus, progress
 from webull_nb.core.timefmt import utc
@@ -194,6 +200,20 @@ class Account:
         replacing = self.mirror.state.token if force else None
         # A token that could not be kept would cost an SMS now and another one next time.
         self.store.ensure_writable()
+        try:
+            return self._create_locked(replacing)
+        except StoreUnavailableError:
+            # The store stopped answering while this process waited its turn behind another
+            # one's create. That create may have finished first: its token reached this
+            # process by notification, and joining it costs no SMS. Creating without the
+            # lock could cost a second SMS, so with nothing to join the error stands.
+            state = self.mirror.state
+            if self._joinable(state) and not (replacing and replacing.matches(state.token)):
+                return state
+            raise
+
+    def _create_locked(self, replacing: Secret | None) -> TokenState:
+        """``create``'s single flight: under the account's create lock."""
         with self.create_lock.hold(timeout=CREATE_LOCK_TIMEOUT, required=True):
             self.storage.housekeeping()
             self.reload()

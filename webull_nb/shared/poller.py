@@ -9,6 +9,7 @@ widgets, and drives a ``PollTarget`` (an ``account.Account``) through four calls
 
 from __future__ import annotations
 
+import contextlib
 import threading
 import time
 import uuid
@@ -124,7 +125,9 @@ class Poller:
     def release(self) -> None:
         """Give up the lease if held (another process may poll at once)."""
         self._polling = False
-        self.ledger.release_lease(self._owner)
+        # A store out of reach lets the lease lapse by itself.
+        with contextlib.suppress(StoreError):
+            self.ledger.release_lease(self._owner)
 
     def _timing(self) -> tuple[float, float]:
         """(seconds until a check is due, ``interval`` after the last one of any process;
@@ -141,6 +144,16 @@ class Poller:
     def _nap(self, seconds: float) -> None:
         self._wake.wait(min(max(seconds, 0.0), MAX_NAP))
         self._wake.clear()
+
+    def _backoff(self, failures: int) -> float:
+        """Seconds to wait after ``failures`` failures in a row (doubling, capped)."""
+        return min(MAX_BACKOFF, max(self.interval, 1.0) * 2**failures)
+
+    def _nap_through(self, seconds: float) -> None:
+        """Nap ``seconds`` in ``MAX_NAP`` steps, ending early on close."""
+        end = time.monotonic() + seconds
+        while not self._closed and time.monotonic() < end:
+            self._nap(end - time.monotonic())
 
     def _run(self) -> None:
         failures = 0
@@ -161,7 +174,16 @@ class Poller:
                     # Another process polls; the store watcher brings its results here.
                     self._nap(lease_wait + 0.05)
                     continue
-                due, allowed = self._timing()
+                try:
+                    due, allowed = self._timing()
+                except StoreError as exc:
+                    # The shared budget is out of reach (a paused or restarting store): no
+                    # check without it, or hosts together could break the service's limit.
+                    failures += 1
+                    pause = self._backoff(failures)
+                    self.target.poll_failed(token, f"{exc} (retrying in {pause:.0f} s)")
+                    self._nap_through(pause)
+                    continue
                 if urgent:
                     delay = allowed
                 else:
@@ -185,7 +207,7 @@ class Poller:
                     return
                 except WebullError as exc:
                     failures += 1
-                    pause = min(MAX_BACKOFF, max(self.interval, 1.0) * 2**failures)
+                    pause = self._backoff(failures)
                     backoff_until = time.monotonic() + pause
                     self.target.poll_failed(
                         token, f"Checking the token failed: {exc} (retrying in {pause:.0f} s)"
