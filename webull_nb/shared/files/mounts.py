@@ -137,12 +137,10 @@ def mount_of(
 def is_shared(fstype: str) -> bool:
     """Whether a filesystem of this type may be shared by several machines."""
     fstype = fstype.lower()
-    # fuseblk is FUSE on a local block device (ntfs-3g, exfat-fuse on a USB disk): one
-    # machine mounts it, and FUSE without lock support of its own keeps locks in this
-    # kernel, which is all one machine needs. Warning there would only teach users to
-    # ignore the warning.
-    if fstype == "fuseblk":
-        return False
+    # Not "fuseblk" (no dot): FUSE on a local block device (ntfs-3g, exfat-fuse on a USB
+    # disk). One machine mounts it, and FUSE without lock support of its own keeps locks in
+    # this kernel, which is all one machine needs; warning there would only teach users to
+    # ignore the warning. Nor "fusectl", FUSE's own control filesystem.
     return fstype in SHARED_TYPES or fstype == "fuse" or fstype.startswith("fuse.")
 
 
