@@ -10,10 +10,12 @@ it). Its calls start the token's lifecycle (create, check, wait) and sign later 
 from __future__ import annotations
 
 import functools
+import logging
 import os
 import sys
 import threading
 import time
+import weakref
 from collections.abc import Callable
 from typing import Any
 
@@ -35,8 +37,14 @@ from webull_nb.shared.storage import Records
 __all__ = ["Session", "current"]
 
 
+log = logging.getLogger(__name__)
+
 _current: Session | None = None
 _current_lock = threading.Lock()
+# Accounts whose storage warning was given: once per account, not again for every Session
+# that joins it.
+_warned: weakref.WeakSet[Account] = weakref.WeakSet()
+_warned_lock = threading.Lock()
 
 
 def current() -> Session:
@@ -48,6 +56,22 @@ def current() -> Session:
                 "or create Session(...) and call .activate()"
             )
         return _current
+
+
+def _warn_once(account: Account) -> None:
+    """Say the storage's warning (a token directory on NFS, say) once per account."""
+    warning = account.storage.warning
+    if not warning:
+        return
+    with _warned_lock:
+        if account in _warned:
+            return
+        _warned.add(account)
+    log.warning("webull-nb: %s", warning)
+    if not account.state.error:
+        # A problem found at start (an unreadable record) is more pressing: it stays, and
+        # the log keeps the warning. Any later error or answer replaces the warning.
+        account.note_error(warning)
 
 
 class Session(TokenModel):
@@ -194,6 +218,7 @@ class Session(TokenModel):
         )
         self._listener = functools.partial(self._mirror, account)
         self._mirror(account, account.subscribe(self._listener))
+        _warn_once(account)
 
     def _leave_account(self) -> None:
         old, self._account, self._signer = self._account, None, None

@@ -117,6 +117,9 @@ class _LedgerState:
 class MemoryStorage:
     """One account's shared state in memory; accounts on one instance share it like files."""
 
+    #: Nothing to warn about: one process, no filesystem.
+    warning: str | None = None
+
     def __init__(self, where: str = "memory") -> None:
         self.where = where
         self.records = MemoryRecords(self.wake)

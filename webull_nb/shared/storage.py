@@ -210,6 +210,11 @@ class Storage(Protocol):
     #: Where the token lives, for messages ("/home/u/.local/state/webull-nb/prod-us-1a2b").
     where: str
 
+    @property
+    def warning(self) -> str | None:
+        """A sentence to show once at start when this storage may not do its job (a token
+        directory on a filesystem several machines share), else None."""
+
     def housekeeping(self) -> None:
         """Remove what interrupted writes left behind (best effort, skipped when busy)."""
 

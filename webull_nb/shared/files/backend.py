@@ -8,6 +8,7 @@ process-wide watcher that adopts changes as they land (``watcher``).
 from __future__ import annotations
 
 import contextlib
+import functools
 import hashlib
 import json
 import logging
@@ -19,13 +20,21 @@ from typing import Any
 from webull_nb.core import env
 from webull_nb.core.errors import StoreError
 from webull_nb.shared.files.locks import CREATE_LOCK_FILE, AccountLock
+from webull_nb.shared.files.mounts import shared_filesystem
 from webull_nb.shared.files.safeio import read_small_file, write_atomic
 from webull_nb.shared.files.store import TokenStore
 from webull_nb.shared.files.watcher import watcher
 from webull_nb.shared.ledger import SharedLedger
 from webull_nb.shared.storage import Watched, fingerprint
 
-__all__ = ["LEDGER_FILE", "FileLedgerState", "FileStorage", "choose_directory", "default_token_dir"]
+__all__ = [
+    "LEDGER_FILE",
+    "FileLedgerState",
+    "FileStorage",
+    "choose_directory",
+    "default_token_dir",
+    "shared_directory_warning",
+]
 
 log = logging.getLogger(__name__)
 
@@ -70,6 +79,15 @@ def choose_directory(
     if chosen is None:
         return default_token_dir(app_key, environment, region, base_url)
     return Path(chosen).expanduser().absolute()
+
+
+def shared_directory_warning(directory: str | os.PathLike[str], fstype: str) -> str:
+    """What to tell a user whose token directory is on a filesystem machines share."""
+    return (
+        f"the token directory {directory} is on {fstype}: file locks may not hold across "
+        "machines, so two hosts could each send an SMS; use a Redis store: "
+        f'store="redis://host:6379/0" or {env.STORE}'
+    )
 
 
 class FileLedgerState:
@@ -122,6 +140,14 @@ class FileStorage:
     def __repr__(self) -> str:
         """Name the directory."""
         return f"FileStorage({self.where!r})"
+
+    @functools.cached_property
+    def warning(self) -> str | None:
+        """Said once at start when the token directory is on NFS, SMB, FUSE or the like."""
+        # Looked up on first use only: a Redis store builds a FileStorage just to move a
+        # token in, and its directory's filesystem does not matter then.
+        fstype = shared_filesystem(self.directory)
+        return shared_directory_warning(self.directory, fstype) if fstype else None
 
     def housekeeping(self) -> None:
         """Remove what killed writers left behind; skipped (till next time) while busy."""
