@@ -37,6 +37,7 @@ def test_the_panel_shows_it_until_the_next_answer(sim, clock, token_dir) -> None
         assert f"the token directory {token_dir} is on nfs4" in panel.state["error"]
         assert 'store="redis://host:6379/0" or WEBULL_NB_STORE' in panel.state["error"]
         assert "is on nfs4: file locks may not hold" in render_html(session)
+        assert panel.state["badge"] == "NONE"  # a caution, not a failure
         panel._on_message(panel, {"action": "create"}, [])
         assert panel.state["status"] == "PENDING"
         assert panel.state["error"] == ""

@@ -146,6 +146,11 @@ class Session(TokenModel):
         """Where this session keeps its token (None until credentials are set; kept on close)."""
         return self._store
 
+    @property
+    def store_warning(self) -> str | None:
+        """A caution about where the token is kept (a token directory on NFS, say), or None."""
+        return self._account.storage.warning if self._account is not None else None
+
     def note_error(self, message: str) -> None:
         """Show a user-facing message (views display it; it never holds secrets)."""
         if self._account is not None:

@@ -65,7 +65,8 @@ def _guide(session: Session) -> str:
 
 def badge_state(session: Session) -> str:
     """Return the badge style: the status, or ERROR when a failure left no token at all."""
-    if session.status == "NONE" and session.error:
+    # A caution about the token directory is no failure: the badge stays as it is.
+    if session.status == "NONE" and session.error and session.error != session.store_warning:
         return "ERROR"
     return session.status
 
