@@ -27,7 +27,7 @@ import uuid
 from collections.abc import Callable, Iterator
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
-from typing import Any, ClassVar
+from typing import Any
 
 import pytest
 from test_redis_store import redis_storage
@@ -54,7 +54,7 @@ T0 = datetime(2026, 9, 21, 8, 30, 15, 123000, tzinfo=timezone.utc)
 # where the OS reports nothing), far above a pub/sub message's or inotify's latency.
 NOTICE = 1.0
 # A contender for a held lock gives up after this long.
-SHORT = 0.3
+SHORT = 0.1
 
 
 class FakeClock:
@@ -116,17 +116,10 @@ class Backend:
     """One backend under test: storage objects of one account, and what the contract needs."""
 
     name = ""
-    #: case -> why it does not apply to this backend.
-    differs: ClassVar[dict[str, str]] = {}
 
     def open(self) -> Storage:
         """A storage object of the account."""
         raise NotImplementedError
-
-    def skip_if_differs(self, case: str) -> None:
-        """Skip the test here when ``case`` does not apply to this backend."""
-        if case in self.differs:
-            pytest.skip(f"{self.name}: {self.differs[case]}")
 
     def ledger(
         self,
@@ -177,13 +170,6 @@ class MemoryBackend(Backend):
     """``shared.memory``: accounts of one process share one instance."""
 
     name = "memory"
-    differs: ClassVar[dict[str, str]] = {
-        "processes": "memory lives in this process only",
-        "corrupt": "memory holds the record as a Python value: nothing can damage it",
-        "lost": "memory never loses a record by itself",
-        "unreachable": "memory is always there and always writable",
-        "silent": "every write wakes the watcher itself: there is no notification to lose",
-    }
 
     def __init__(self) -> None:
         from webull_nb.shared.memory import MemoryStorage
@@ -199,10 +185,6 @@ class FilesBackend(Backend):
     """``shared.files``: one token directory, shared by every ``FileStorage`` on it."""
 
     name = "files"
-    differs: ClassVar[dict[str, str]] = {
-        "lost": "a missing token.txt means forgotten (the SDK deletes it too), never lost",
-        "silent": "the OS reports every change of a token directory: none is lost for wake",
-    }
 
     def __init__(self, directory: Path) -> None:
         self.directory = directory
@@ -243,14 +225,6 @@ class RedisBackend(Backend):
     """``shared.redisstore``: every ``RedisStorage`` of one account on one server."""
 
     name = "redis"
-    differs: ClassVar[dict[str, str]] = {
-        # The short-section lock is deliberately this object's own (backend.py's docstring):
-        # every shared write of the record and the ledger is one atomic script instead.
-        "shared lock": "the short-section lock is the storage object's own; shared writes "
-        "are atomic scripts",
-        "write age": "writes are one atomic script: there is never a half-written record to "
-        "wait out, so there is no age to report",
-    }
 
     def __init__(self, server: Any) -> None:
         self.server = server
@@ -320,21 +294,58 @@ class RedisBackend(Backend):
         return ["redis", self.server.url, ACCOUNT]
 
 
-@pytest.fixture(params=["memory", "files", "redis"])
+BACKENDS = ("memory", "files", "redis")
+# Where a backend legitimately differs from the others: backend -> case -> why the case does
+# not apply there. Tests name their cases in ``backends(...)``, which skips them with this reason.
+DIFFERS: dict[str, dict[str, str]] = {
+    "memory": {
+        "processes": "memory lives in this process only",
+        "corrupt": "memory holds the record as a Python value: nothing can damage it",
+        "lost": "memory never loses a record by itself",
+        "unreachable": "memory is always there and always writable",
+        "silent": "every write wakes the watcher itself: there is no notification to lose",
+    },
+    "files": {
+        "lost": "a missing token.txt means forgotten (the SDK deletes it too), never lost",
+        "silent": "the OS reports every change of a token directory: none is lost for wake",
+    },
+    "redis": {
+        # backend.py: "The short-section lock is this process's only: every shared write is
+        # one atomic script."
+        "shared lock": "the short-section lock is the storage object's own; shared writes "
+        "are atomic scripts",
+        "write age": "writes are one atomic script: there is never a half-written record to "
+        "wait out, so there is no age to report",
+    },
+}
+
+
+def backends(*cases: str, timed: bool = False, **values: Any) -> list[Any]:
+    """Every backend as a parameter of ``backend``, skipped where one of ``cases`` differs.
+
+    ``timed``: time passes in the test, which on Redis is real time (seconds): marked slow.
+    ``values``: further parameters of the same case, after the backend.
+    """
+    params = []
+    for name in BACKENDS:
+        marks: list[Any] = [
+            pytest.mark.skip(reason=f"{name}: {DIFFERS[name][case]}")
+            for case in cases
+            if case in DIFFERS[name]
+        ][:1]
+        if timed and name == "redis":
+            marks.append(pytest.mark.slow)
+        params.append(
+            pytest.param(
+                name, *values.values(), marks=marks, id="-".join([name, *map(str, values.values())])
+            )
+        )
+    return params
+
+
+@pytest.fixture(params=BACKENDS)
 def backend(request: pytest.FixtureRequest, tmp_path: Path) -> Backend:
     """Each backend in turn (Redis on a server of the test's own)."""
-    if request.param == "memory":
-        return MemoryBackend()
-    if request.param == "files":
-        return FilesBackend(tmp_path / "tokens")
-    return RedisBackend(request.getfixturevalue("redis_server"))
-
-
-@pytest.fixture(
-    params=["memory", "files", pytest.param("redis", marks=pytest.mark.slow)],
-)
-def timed_backend(request: pytest.FixtureRequest, tmp_path: Path) -> Backend:
-    """``backend`` for cases where time passes: on Redis that is real time (seconds)."""
     if request.param == "memory":
         return MemoryBackend()
     if request.param == "files":
@@ -531,8 +542,8 @@ def test_a_forget_is_not_a_loss(backend: Backend) -> None:
     assert records.vacant() is False
 
 
+@pytest.mark.parametrize("backend", backends("lost"), indirect=True)
 def test_a_store_that_lost_everything_is_vacant_and_takes_news_back(backend: Backend) -> None:
-    backend.skip_if_differs("lost")
     first, twin = backend.open(), backend.open()
     assert first.records.save(record(A, "PENDING"))
     assert first.records.load() is not None
@@ -547,8 +558,8 @@ def test_a_store_that_lost_everything_is_vacant_and_takes_news_back(backend: Bac
     assert first.records.vacant() is False
 
 
+@pytest.mark.parametrize("backend", backends("write age"), indirect=True)
 def test_seconds_since_write_counts_from_the_last_write(backend: Backend) -> None:
-    backend.skip_if_differs("write age")
     first, twin = backend.open(), backend.open()
     started = time.monotonic()
     assert first.records.save(record(A))
@@ -557,8 +568,8 @@ def test_seconds_since_write_counts_from_the_last_write(backend: Backend) -> Non
     assert 0 <= age <= time.monotonic() - started + 1  # files: mtime is coarse
 
 
+@pytest.mark.parametrize("backend", backends("corrupt"), indirect=True)
 def test_a_damaged_record_reads_as_none_with_a_problem_and_never_raises(backend: Backend) -> None:
-    backend.skip_if_differs("corrupt")
     storage = backend.open()
     for label, damage in backend.corruptions(storage):
         storage.records.clear()
@@ -570,8 +581,8 @@ def test_a_damaged_record_reads_as_none_with_a_problem_and_never_raises(backend:
         storage.records.vacant()
 
 
+@pytest.mark.parametrize("backend", backends("corrupt"), indirect=True)
 def test_a_new_token_replaces_a_damaged_record(backend: Backend) -> None:
-    backend.skip_if_differs("corrupt")
     storage = backend.open()
     assert storage.records.save(record(A))
     _, damage = backend.corruptions(storage)[0]
@@ -583,10 +594,10 @@ def test_a_new_token_replaces_a_damaged_record(backend: Backend) -> None:
     assert storage.records.problem == ""
 
 
+@pytest.mark.parametrize("backend", backends("unreachable"), indirect=True)
 def test_a_store_out_of_reach_never_raises_on_reading_and_refuses_a_new_token(
     backend: Backend,
 ) -> None:
-    backend.skip_if_differs("unreachable")
     storage = backend.open()
     storage.records.ensure_writable()  # while it is there: no error
     assert storage.records.save(record(A))
@@ -644,10 +655,10 @@ def test_a_limiter_spends_the_same_budget(backend: Backend) -> None:
     assert storage.ledger.try_acquire("check") > 0
 
 
+@pytest.mark.parametrize("backend", backends(timed=True), indirect=True)
 def test_the_window_frees_the_budget_and_a_refused_caller_takes_nothing(
-    timed_backend: Backend,
+    backend: Backend,
 ) -> None:
-    backend = timed_backend
     line = backend.timeline()
     period = line.period
     first, twin = backend.open(), backend.open()
@@ -664,10 +675,10 @@ def test_the_window_frees_the_budget_and_a_refused_caller_takes_nothing(
     assert ledger.try_acquire("check") == line.approx(period)
 
 
+@pytest.mark.parametrize("backend", backends(timed=True), indirect=True)
 def test_waiters_are_served_in_order_ahead_of_callers_that_do_not_wait(
-    timed_backend: Backend,
+    backend: Backend,
 ) -> None:
-    backend = timed_backend
     line = backend.timeline()
     period, gap = line.period, line.period * 0.375
     first, twin = backend.open(), backend.open()
@@ -711,10 +722,10 @@ def test_a_waiter_that_leaves_the_line_lets_the_next_one_up(backend: Backend) ->
     assert mine.try_acquire("check") == pytest.approx(turn, abs=1)  # nobody in line now
 
 
+@pytest.mark.parametrize("backend", backends(timed=True), indirect=True)
 def test_the_poll_lease_is_held_renewed_refused_taken_over_and_released(
-    timed_backend: Backend,
+    backend: Backend,
 ) -> None:
-    backend = timed_backend
     line = backend.timeline()
     length = line.lease
     first, twin = backend.open(), backend.open()
@@ -802,13 +813,23 @@ def contender(lock: Any, timeout: float) -> tuple[threading.Thread, threading.Ev
     return thread, got
 
 
-@pytest.mark.parametrize("which", LOCKS)
-@pytest.mark.parametrize("objects", ["one object", "two objects"])
+@pytest.mark.parametrize(
+    ("backend", "objects", "which"),
+    [
+        param
+        for objects in ("one object", "two objects")
+        for which in LOCKS
+        for param in backends(
+            *(["shared lock"] if (objects, which) == ("two objects", "lock") else []),
+            objects=objects,
+            which=which,
+        )
+    ],
+    indirect=["backend"],
+)
 def test_a_held_lock_excludes_other_threads_until_it_is_released(
-    backend: Backend, which: str, objects: str
+    backend: Backend, objects: str, which: str
 ) -> None:
-    if objects == "two objects" and which == "lock":
-        backend.skip_if_differs("shared lock")
     first = backend.open()
     second = first if objects == "one object" else backend.open()
     with Holder(getattr(first, which)):
@@ -854,11 +875,15 @@ LOCK_HOLDER = textwrap.dedent(
 
 
 @pytest.mark.slow
-@pytest.mark.parametrize("which", LOCKS)
+@pytest.mark.parametrize(
+    ("backend", "which"),
+    [
+        *backends("processes", "shared lock", which="lock"),
+        *backends("processes", which="create_lock"),
+    ],
+    indirect=["backend"],
+)
 def test_a_lock_held_by_another_process_excludes_this_one(backend: Backend, which: str) -> None:
-    backend.skip_if_differs("processes")
-    if which == "lock":
-        backend.skip_if_differs("shared lock")
     lock = getattr(backend.open(), which)
     child = subprocess.Popen(
         [sys.executable, "-c", LOCK_HOLDER, *backend.child(), which],
@@ -978,8 +1003,8 @@ def test_an_unwatched_target_hears_no_more(backend: Backend) -> None:
     assert D not in {token for token, *_ in dropped.reloads}
 
 
+@pytest.mark.parametrize("backend", backends("silent"), indirect=True)
 def test_wake_finds_a_change_whose_notification_was_lost(backend: Backend) -> None:
-    backend.skip_if_differs("silent")
     storage = backend.open()
     assert storage.records.save(record(A))
     adopter = Adopter(storage)
