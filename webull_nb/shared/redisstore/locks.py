@@ -76,8 +76,10 @@ class RedisLock:
             self._local.release()
 
     def _take(self, timeout: float) -> None:
+        # redis-py gives up as soon as its next try would fall past ``blocking_timeout``, up
+        # to one retry step early: one step more makes its last try come after ``timeout``.
         with guarded(self.where):
-            taken = self._lock.acquire(blocking=True, blocking_timeout=max(timeout, 0.0))
+            taken = self._lock.acquire(blocking=True, blocking_timeout=max(timeout, 0.0) + _RETRY)
         if not taken:
             raise StoreLockError(
                 f"another host has held the lock {self.where} for over {timeout:.0f} s; "
