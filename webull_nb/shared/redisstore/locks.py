@@ -14,6 +14,7 @@ from __future__ import annotations
 import contextlib
 import logging
 import threading
+import time
 from collections.abc import Iterator
 from typing import Any
 
@@ -60,11 +61,14 @@ class RedisLock:
         lock that cannot be taken is never skipped silently here.
         """
         del required
+        # One deadline for both waits: a thread behind another of this process's threads
+        # must not then wait the whole timeout again for the hosts.
+        deadline = time.monotonic() + max(timeout, 0.0)
         if not self._local.acquire(timeout=max(timeout, 0)):
             raise StoreLockError(f"another thread held the lock {self.where} for {timeout:.0f} s")
         try:
             if self._depth == 0:
-                self._take(timeout)
+                self._take(max(deadline - time.monotonic(), 0.0), timeout)
             self._depth += 1
             try:
                 yield
@@ -75,11 +79,11 @@ class RedisLock:
         finally:
             self._local.release()
 
-    def _take(self, timeout: float) -> None:
+    def _take(self, left: float, timeout: float) -> None:
         # redis-py gives up as soon as its next try would fall past ``blocking_timeout``, up
-        # to one retry step early: one step more makes its last try come after ``timeout``.
+        # to one retry step early: one step more makes its last try come after ``left``.
         with guarded(self.where):
-            taken = self._lock.acquire(blocking=True, blocking_timeout=max(timeout, 0.0) + _RETRY)
+            taken = self._lock.acquire(blocking=True, blocking_timeout=left + _RETRY)
         if not taken:
             raise StoreLockError(
                 f"another host has held the lock {self.where} for over {timeout:.0f} s; "
