@@ -38,6 +38,11 @@ def redis_storage(url: str, secret: str = SECRET, account: str = "test:us:012345
     return RedisStorage(url, account, "app-key-in-clear", Secret(secret))
 
 
+def sim_session(sim, token_dir: Path | None = None, store: str | None = None) -> Session:
+    """A Session of the simulator's demo account, on ``store`` (Redis) and ``token_dir``."""
+    return Session(sim.app_key, sim.app_secret, endpoint=sim.url, token_dir=token_dir, store=store)
+
+
 def hosts(sim, tmp_path: Path, url: str, count: int, action: str, *args: str, **env: str):
     """``count`` worker processes, each with its own HOME and token dir, sharing ``url``."""
     workers = []
@@ -177,13 +182,7 @@ def test_redis_paused_ten_seconds_hangs_nothing_and_sends_no_sms(
     live_sim, redis_server, tmp_path
 ) -> None:
     workers = hosts(live_sim, tmp_path, redis_server.url, 2, "ensure")
-    here = Session(
-        live_sim.app_key,
-        live_sim.app_secret,
-        endpoint=live_sim.url,
-        token_dir=tmp_path / "here",
-        store=redis_server.url,
-    )
+    here = sim_session(live_sim, tmp_path / "here", redis_server.url)
     try:
         start_together(workers)
         for worker in workers:
@@ -271,7 +270,7 @@ def test_redis_down_at_start_is_a_typed_error_without_the_password(live_sim, tmp
     url = f"redis://:hunter2-the-password@127.0.0.1:{port}/0"
     started = time.monotonic()
     with pytest.raises(StoreUnavailableError) as caught:
-        Session(live_sim.app_key, live_sim.app_secret, endpoint=live_sim.url, store=url)
+        sim_session(live_sim, store=url)
     assert time.monotonic() - started < 10
     assert isinstance(caught.value, WebullError)
     assert f"127.0.0.1:{port}" in str(caught.value)
@@ -284,22 +283,16 @@ def test_a_wrong_password_says_so(live_sim, redis_server_with_password) -> None:
     server = redis_server_with_password
     wrong = server.url.replace(server.password, "not-it")
     with pytest.raises(StoreUnavailableError, match="password") as caught:
-        Session(live_sim.app_key, live_sim.app_secret, endpoint=live_sim.url, store=wrong)
+        sim_session(live_sim, store=wrong)
     assert "not-it" not in str(caught.value)
-    right = Session(live_sim.app_key, live_sim.app_secret, endpoint=live_sim.url, store=server.url)
+    right = sim_session(live_sim, store=server.url)
     right.close()
 
 
 def test_an_acl_that_denies_a_command_says_which(live_sim, redis_server_with_acl, tmp_path) -> None:
     session = None
     with pytest.raises(StoreUnavailableError, match="denies") as caught:
-        session = Session(
-            live_sim.app_key,
-            live_sim.app_secret,
-            endpoint=live_sim.url,
-            token_dir=tmp_path,
-            store=redis_server_with_acl.url,
-        )
+        session = sim_session(live_sim, tmp_path, redis_server_with_acl.url)
         session.create_token()
     if session is not None:
         session.close()
@@ -352,22 +345,14 @@ def test_a_poller_that_lost_its_lease_cannot_write(redis_server) -> None:
 def test_a_normal_token_in_the_token_dir_moves_into_an_empty_store(
     live_sim, redis_server, tmp_path
 ) -> None:
-    local = Session(
-        live_sim.app_key, live_sim.app_secret, endpoint=live_sim.url, token_dir=tmp_path
-    )
+    local = sim_session(live_sim, tmp_path)
     local.create_token()
     approve_latest(live_sim)
     local.check_token()
     assert local.status == "NORMAL"
     local.close()
     creates = len(server_calls(live_sim, "token/create"))
-    moved = Session(
-        live_sim.app_key,
-        live_sim.app_secret,
-        endpoint=live_sim.url,
-        token_dir=tmp_path,
-        store=redis_server.url,
-    )
+    moved = sim_session(live_sim, tmp_path, redis_server.url)
     try:
         assert moved.status == "NORMAL"
         assert moved.ensure_token(timeout=5) == "NORMAL"
@@ -378,13 +363,7 @@ def test_a_normal_token_in_the_token_dir_moves_into_an_empty_store(
 
 
 def test_a_store_that_lost_everything_gets_the_token_back(live_sim, redis_server, tmp_path):
-    session = Session(
-        live_sim.app_key,
-        live_sim.app_secret,
-        endpoint=live_sim.url,
-        token_dir=tmp_path,
-        store=redis_server.url,
-    )
+    session = sim_session(live_sim, tmp_path, redis_server.url)
     try:
         session.create_token()
         approve_latest(live_sim)
