@@ -10,6 +10,8 @@ import json
 import os
 import subprocess
 import sys
+import threading
+import time
 from pathlib import Path
 
 import pytest
@@ -183,3 +185,51 @@ def test_the_command_on_an_unreachable_store_exits_1_with_one_line(live_sim, tmp
     ]
     assert PASSWORD not in result.stdout + result.stderr
     assert live_sim.sms_inbox() == []  # nothing was created without a store to keep it
+
+
+@pytest.mark.slow
+def test_a_token_created_in_one_terminal_is_normal_in_another_hosts(
+    live_sim, redis_url, tmp_path
+) -> None:
+    def cli(host: str, *args: str, **extra: str) -> subprocess.CompletedProcess[str]:
+        home = tmp_path / host  # each "host" has its own HOME and token dir
+        env = {
+            **{k: v for k, v in os.environ.items() if k != "WEBULL_NB_STORE"},
+            "WEBULL_APP_KEY": live_sim.app_key,
+            "WEBULL_APP_SECRET": live_sim.app_secret,
+            "HOME": str(home),
+            "XDG_STATE_HOME": str(home / "state"),
+            **extra,
+        }
+        command = [sys.executable, "-m", "webull_nb.cli", "token", *args]
+        return subprocess.run(
+            [*command, "--endpoint", live_sim.url],
+            capture_output=True,
+            text=True,
+            timeout=60,
+            env=env,
+            stdin=subprocess.DEVNULL,
+        )
+
+    approved = threading.Event()
+
+    def phone() -> None:
+        deadline = time.monotonic() + 30
+        while not live_sim.sms_inbox() and time.monotonic() < deadline:
+            time.sleep(0.05)  # the SMS arrives when the terminal's create reaches the simulator
+        approve_latest(live_sim)
+        approved.set()
+
+    thread = threading.Thread(target=phone, daemon=True)
+    thread.start()
+    created = cli("laptop", "create", "--wait", "30", "--store", redis_url, "--json")
+    thread.join(30)
+    assert approved.is_set() and created.returncode == EXIT_OK, created.stderr
+    token = json.loads(created.stdout)["token"]
+    # Another host, naming the store through the environment only (as a spawner sets it).
+    status = cli("server", "status", "--json", WEBULL_NB_STORE=redis_url)
+    assert status.returncode == EXIT_OK, status.stderr
+    result = json.loads(status.stdout)
+    assert (result["status"], result["token"], result["store"]) == ("NORMAL", token, redis_url)
+    # The token stayed in Redis: nothing was written into that host's token dir.
+    assert list((tmp_path / "server").rglob("token.txt")) == []
