@@ -141,6 +141,16 @@ def test_a_store_that_is_no_url_is_a_usage_error_that_does_not_repeat_it(
     assert PASSWORD not in out + err
 
 
+def test_without_the_redis_extra_the_error_names_it(token, monkeypatch) -> None:
+    monkeypatch.setitem(sys.modules, "redis", None)  # as if redis-py were not installed
+    code, out, err = token("status", "--store", "redis://127.0.0.1:6379/0")
+    assert code == EXIT_ERROR and out == ""
+    assert err.splitlines() == [
+        "webull-nb token status: a Redis store needs the redis client and cryptography: "
+        "pip install 'webull-nb[redis]'"
+    ]
+
+
 @pytest.mark.parametrize(
     ("url", "shown"),
     [

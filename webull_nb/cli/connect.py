@@ -22,8 +22,9 @@ __all__ = ["open_session"]
 def open_session(args: argparse.Namespace) -> Session:
     """Open the session of the account the flags pick, after checking the directory flags.
 
-    Raises ``StoreError`` (``StoreUnavailableError`` when Redis cannot be reached) rather
-    than ``ImportError`` when a Redis store is chosen without the ``webull-nb[redis]`` extra.
+    A store that cannot be reached raises ``StoreUnavailableError``; a Redis store without
+    the ``webull-nb[redis]`` extra a ``StoreError`` naming it (not ``ImportError``), so that
+    the terminal prints one line either way.
     """
     from webull_nb.session import credentials
     from webull_nb.session.session import Session
