@@ -130,11 +130,14 @@ def test_an_unreachable_store_is_one_line_and_exit_1(token) -> None:
 
 
 def test_a_store_that_is_no_url_is_a_usage_error_that_does_not_repeat_it(
-    token, monkeypatch
+    token, monkeypatch, capsys
 ) -> None:
-    with pytest.raises(SystemExit) as exited:
-        token("status", "--store", f"http://:{PASSWORD}@host")
-    assert exited.value.code == EXIT_USAGE
+    for bad in (f"http://:{PASSWORD}@host", f"redis://:{PASSWORD}@[::1"):
+        with pytest.raises(SystemExit) as exited:
+            token("status", "--store", bad)
+        usage = capsys.readouterr().err  # argparse's usage line and message
+        assert exited.value.code == EXIT_USAGE and "--store: not a store" in usage
+        assert PASSWORD not in usage
     monkeypatch.setenv("WEBULL_NB_STORE", f"memcached://:{PASSWORD}@host")
     code, out, err = token("status")
     assert code == EXIT_USAGE and "WEBULL_NB_STORE is not a store" in err

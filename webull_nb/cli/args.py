@@ -97,7 +97,10 @@ _STORES = (
 
 
 def _is_store(text: str) -> bool:
-    return text.strip().lower() in ("files", "file") or is_store_url(text)
+    try:
+        return text.strip().lower() in ("files", "file") or is_store_url(text)
+    except ValueError:  # urlsplit refuses some text ("redis://[::1"): not a store either
+        return False
 
 
 def require_store() -> None:

@@ -35,8 +35,11 @@ class _Parser(argparse.ArgumentParser):
 
 def _store(text: str) -> str:
     """Parse ``--store``: a Redis URL, or ``files`` for token directories."""
-    if text.strip().lower() in ("files", "file") or is_store_url(text):
-        return text.strip()
+    try:
+        if text.strip().lower() in ("files", "file") or is_store_url(text):
+            return text.strip()
+    except ValueError:  # urlsplit refuses some text ("redis://[::1"); argparse would quote it
+        pass
     # The value is not repeated: a mistyped URL may still hold a password.
     raise argparse.ArgumentTypeError(
         "not a store: use a Redis URL such as redis://host:6379/0 (rediss:// for TLS, "
