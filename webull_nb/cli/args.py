@@ -1,21 +1,26 @@
 """The ``webull-nb`` command line: its parser, its exit codes, and its flags said back.
 
-Exit codes (stable, for scripts): 0 the token is NORMAL (or ``forget`` succeeded), 1 an error,
-2 action needed (no token, PENDING, EXPIRED, INVALID), 64 a usage error (a bad flag, or a bad
-setting such as ``WEBULL_ENVIRONMENT=staging``), 130 interrupted (Ctrl-C).
+Exit codes (stable, for scripts): 0 the token is NORMAL (or ``forget`` succeeded), 1 an error
+(a store that cannot be reached among them), 2 action needed (no token, PENDING, EXPIRED,
+INVALID), 64 a usage error (a bad flag, or a bad setting such as ``WEBULL_ENVIRONMENT=staging``
+or a ``WEBULL_NB_STORE`` that is no store), 130 interrupted (Ctrl-C).
 """
 
 from __future__ import annotations
 
 import argparse
 import math
+import re
 import shlex
 import sys
 from pathlib import Path
 from typing import Any, NoReturn
+from urllib.parse import urlsplit, urlunsplit
 
+from webull_nb.core import env
 from webull_nb.core.errors import WebullError
 from webull_nb.core.status import VERIFICATION_WINDOW
+from webull_nb.shared.redisstore.connect import is_store_url
 
 __all__ = [
     "DEFAULT_WAIT",
@@ -25,10 +30,13 @@ __all__ = [
     "EXIT_OK",
     "EXIT_USAGE",
     "ArgumentParser",
+    "BadSetting",
     "NotADirectoryFlag",
     "add_token_parser",
     "command_line",
     "require_directory",
+    "require_store",
+    "shown_store",
 ]
 
 EXIT_OK = 0
@@ -76,6 +84,45 @@ class NotADirectoryFlag(WebullError):
     """A directory flag names something that exists and is not a directory."""
 
 
+class BadSetting(WebullError):
+    """An environment variable holds a value no flag would accept (a usage error, exit 64)."""
+
+
+#: What a store may be, for the messages that refuse one (they never repeat the value: a
+#: mistyped URL may still hold a password).
+_STORES = (
+    "use a Redis URL such as redis://host:6379/0 (rediss:// for TLS, unix:///path/redis.sock), "
+    "or files for token directories"
+)
+
+
+def _is_store(text: str) -> bool:
+    try:
+        return text.strip().lower() in ("files", "file") or is_store_url(text)
+    except ValueError:  # urlsplit refuses some text ("redis://[::1"): not a store either
+        return False
+
+
+def require_store() -> None:
+    """Refuse a ``WEBULL_NB_STORE`` that is neither a Redis URL nor ``files``, before any work."""
+    value = env.get(env.STORE)
+    if value is not None and not _is_store(value):
+        raise BadSetting(f"{env.STORE} is not a store: {_STORES}")
+
+
+def shown_store(url: str) -> str:
+    """``url`` as a printed command repeats it: a password in it becomes ``***``."""
+    parts = urlsplit(url)
+    netloc = parts.netloc
+    if parts.password is not None:
+        user = parts.username or ""
+        host = netloc.rsplit("@", 1)[1]
+        netloc = f"{user}:***@{host}"
+    # redis-py also takes the password as a query parameter.
+    query = re.sub(r"(?i)(^|&)(password=)[^&]*", r"\1\2***", parts.query)
+    return urlunsplit((parts.scheme, netloc, parts.path, query, parts.fragment))
+
+
 def require_directory(path: Path, what: str) -> None:
     """Refuse a path that exists but is not a directory, before anything is written there."""
     if path.exists() and not path.is_dir():
@@ -100,6 +147,13 @@ def _directory(text: str) -> str:
     return text
 
 
+def _store(text: str) -> str:
+    """Parse ``--store``: a Redis URL, or ``files`` for token directories."""
+    if not _is_store(text):
+        raise argparse.ArgumentTypeError(f"not a store: {_STORES}")
+    return text.strip()
+
+
 def _common_flags() -> argparse.ArgumentParser:
     """The flags every ``token`` action takes: which account, where its token lives, --json."""
     common = argparse.ArgumentParser(add_help=False)
@@ -119,6 +173,14 @@ def _common_flags() -> argparse.ArgumentParser:
         metavar="DIR",
         type=_directory,
         help="token directory (default $WEBULL_OPENAPI_TOKEN_DIR, else one per user and key)",
+    )
+    common.add_argument(
+        "--store",
+        metavar="URL",
+        type=_store,
+        help="share the token through Redis, e.g. redis://host:6379/0 (default $WEBULL_NB_STORE, "
+        "else the token directory); a password is better kept in $WEBULL_NB_STORE, out of "
+        "shell history",
     )
     common.add_argument("--json", action="store_true", help="print one JSON object on stdout")
     return common
@@ -175,5 +237,5 @@ def command_line(args: argparse.Namespace, action: str, *extra: str) -> str:
     for flag, name in _REPEATED_FLAGS:
         value = getattr(args, name, None)
         if value:
-            words += [flag, str(value)]
+            words += [flag, shown_store(value) if flag == "--store" else str(value)]
     return shlex.join(words)

@@ -1,7 +1,9 @@
 """What a ``webull-nb token`` action prints: the result on stdout, guidance on stderr.
 
 Results go to stdout (one JSON object with ``--json``); guidance, the countdown and warnings
-go to stderr, so a script can read the one and a person the other.
+go to stderr, so a script can read the one and a person the other. Where the token lives is
+``token_dir`` (a directory, with ``store`` "files") or ``store`` (a Redis server, as
+``describe`` names it: never its password; ``token_dir`` is then None).
 """
 
 from __future__ import annotations
@@ -16,6 +18,7 @@ from webull_nb.cli.args import DEFAULT_WAIT, EXIT_ACTION, EXIT_OK, command_line
 from webull_nb.core import messages
 from webull_nb.core.status import IDLE_LIFETIME, IDLE_WARNING_DAYS
 from webull_nb.core.timefmt import utc_text, within
+from webull_nb.shared.redisstore.connect import describe
 
 if TYPE_CHECKING:
     from webull_nb.session.session import Session
@@ -54,15 +57,26 @@ def _span(seconds: float) -> str:
     return f"{minutes} min"
 
 
+def _where(session: Session) -> tuple[str | None, str | None]:
+    """(token dir, store) of the session's token: a directory and "files", or None and Redis."""
+    directory = getattr(session.store, "directory", None)
+    if directory is not None:
+        return str(directory), "files"
+    account = session.account
+    url = getattr(account.storage, "url", None) if account is not None else None
+    return None, describe(url) if url else None
+
+
 def facts(session: Session) -> dict[str, Any]:
-    """The state as one JSON-ready object: never the full token."""
+    """The state as one JSON-ready object: never the full token, never a store's password."""
     until = session.valid_until()
-    store = session.store
+    token_dir, store = _where(session)
     result: dict[str, Any] = {
         "status": session.status,
         "token": session.token_hint or None,
         "valid_until": until.isoformat() if until else None,
-        "token_dir": str(store.directory) if store else None,
+        "token_dir": token_dir,
+        "store": store,
     }
     left = session.seconds_left()
     if left is not None:
@@ -82,7 +96,10 @@ def _lines(result: dict[str, Any], until: datetime | None, idle_left: float | No
         )
     if "seconds_left" in result:
         lines.append(f"approve{within(result['seconds_left'])} in the Webull App")
-    lines.append(f"token dir: {result['token_dir']}")
+    if result["token_dir"] is None and result["store"] is not None:
+        lines.append(f"store:     {result['store']}")
+    else:
+        lines.append(f"token dir: {result['token_dir']}")
     return "\n".join(lines)
 
 

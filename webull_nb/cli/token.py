@@ -19,6 +19,7 @@ from webull_nb.cli.args import (
     EXIT_INTERRUPTED,
     EXIT_OK,
     EXIT_USAGE,
+    BadSetting,
     NotADirectoryFlag,
     require_directory,
 )
@@ -104,7 +105,7 @@ def _export(session: Session, args: argparse.Namespace) -> int:
         advise(session, args)
         return report(session, args)
     target = TokenStore(target_dir)
-    if target.directory == store.directory:
+    if target.directory == getattr(store, "directory", None):  # a Redis store has none
         say(f"The token already lives in {target.directory}.")
         return report(session, args, exported_to=str(target.path))
     there = target.load()
@@ -174,9 +175,9 @@ def _error_text(exc: Exception, session: Session | None, args: argparse.Namespac
 
 
 def _exit_code(exc: Exception) -> int:
-    # A bad region, environment, API flavour or endpoint is a usage error wherever it came
-    # from (a flag or WEBULL_ENVIRONMENT): nothing was attempted.
-    return EXIT_USAGE if isinstance(exc, EndpointError) else EXIT_ERROR
+    # A bad region, environment, API flavour, endpoint or store is a usage error wherever it
+    # came from (a flag, WEBULL_ENVIRONMENT or WEBULL_NB_STORE): nothing was attempted.
+    return EXIT_USAGE if isinstance(exc, (EndpointError, BadSetting)) else EXIT_ERROR
 
 
 def _interrupted(session: Session | None, args: argparse.Namespace) -> None:

@@ -2,9 +2,10 @@
 
 ``webull-openapi-python-sdk`` (an optional extra: ``pip install 'webull-nb[sdk]'``) is
 imported only when a bridge is built, so ``import webull_nb`` stays cheap. The
-``ApiClient`` returned shares the session's app key, region, endpoint and token directory,
-so ``TradeClient(api)`` and ``DataClient(api)`` find the session's NORMAL token in
-``token.txt`` and send no new SMS.
+``ApiClient`` returned shares the session's app key, region, endpoint and token directory
+(``Storage.sdk_directory``: the token directory itself, or with a Redis store a private local
+copy of the NORMAL token), so ``TradeClient(api)`` and ``DataClient(api)`` find the session's
+NORMAL token in ``token.txt`` and send no new SMS.
 """
 
 from __future__ import annotations
@@ -13,6 +14,7 @@ import functools
 import logging
 import re
 import sys
+from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from webull_nb.core import messages
@@ -181,9 +183,24 @@ def _bridge_class() -> type[ApiClient]:
             # The SDK asks for the dir right before its token flow (in TradeClient(...),
             # DataClient(...)): refusing here keeps it from sending an SMS or blocking.
             _refuse_unless_normal(self._webull_nb_account)
+            # Asked again each time: a store's local copy must hold today's token, not the
+            # one of when this client was built (the SDK would replace a stale one: an SMS).
+            self.set_token_dir(str(_sdk_directory(self._webull_nb_account)))
             return super().get_token_dir()
 
     return SessionApiClient
+
+
+def _sdk_directory(account: Account) -> Path:
+    """The directory whose ``token.txt`` the SDK reads, or ``StoreError`` when there is none."""
+    directory = account.storage.sdk_directory()
+    if directory is None:
+        raise StoreError(
+            f"the official SDK keeps its token in a directory, and this account's token "
+            f"lives in {account.storage.where}, which offers none: use a token directory or "
+            "a Redis store for SDK clients"
+        )
+    return directory
 
 
 def sdk_api_client(account: Account) -> ApiClient:
@@ -195,13 +212,9 @@ def sdk_api_client(account: Account) -> ApiClient:
     ``webull-nb[sdk]`` extra when the SDK is not installed.
     """
     _, api_type, _ = _import_sdk()
-    # The SDK reads and writes token.txt itself: only a token directory can be shared.
-    directory = getattr(account.storage, "directory", None)
-    if directory is None:
-        raise StoreError(
-            f"the official SDK keeps its token in a directory, and this account's token "
-            f"lives in {account.storage.where}: use a token directory for SDK clients"
-        )
+    # The SDK reads and writes token.txt itself: it needs a directory (a Redis store writes
+    # a private local copy of the NORMAL token there).
+    directory = _sdk_directory(account)
     client = account.client
     _refuse_unless_normal(account)
     _install_logging()

@@ -1,4 +1,8 @@
-"""IPython integration: ``%load_ext webull_nb`` then ``%webull [--env uat] [--region hk]``."""
+"""IPython integration: ``%load_ext webull_nb`` then ``%webull [--env uat] [--region hk]``.
+
+``--store URL`` keeps the account's token in a shared Redis store (as ``panel(store=...)``);
+without it ``$WEBULL_NB_STORE`` decides, else the token directory.
+"""
 
 from __future__ import annotations
 
@@ -9,12 +13,14 @@ from typing import Any
 from webull_nb.core import env
 from webull_nb.core.endpoints import resolve
 from webull_nb.core.errors import EndpointError
+from webull_nb.shared.redisstore.connect import is_store_url
 
 __all__ = ["load_ipython_extension", "webull_magic"]
 
 
 USAGE = (
-    "usage: %webull [--env prod|uat] [--region REGION] [--api v2|v3] [--endpoint URL] [--simulator]"
+    "usage: %webull [--env prod|uat] [--region REGION] [--api v2|v3] [--endpoint URL] "
+    "[--store URL] [--simulator]"
 )
 
 
@@ -27,12 +33,27 @@ class _Parser(argparse.ArgumentParser):
         raise _UsageError(message)
 
 
+def _store(text: str) -> str:
+    """Parse ``--store``: a Redis URL, or ``files`` for token directories."""
+    try:
+        if text.strip().lower() in ("files", "file") or is_store_url(text):
+            return text.strip()
+    except ValueError:  # urlsplit refuses some text ("redis://[::1"); argparse would quote it
+        pass
+    # The value is not repeated: a mistyped URL may still hold a password.
+    raise argparse.ArgumentTypeError(
+        "not a store: use a Redis URL such as redis://host:6379/0 (rediss:// for TLS, "
+        "unix:///path/redis.sock), or files for token directories"
+    )
+
+
 def _parser() -> argparse.ArgumentParser:
     parser = _Parser(prog="%webull", add_help=False)
     parser.add_argument("--env", "--environment", dest="environment", default=None)
     parser.add_argument("--region", default=None)
     parser.add_argument("--api", default="v2")
     parser.add_argument("--endpoint", default=None)
+    parser.add_argument("--store", type=_store, default=None)
     parser.add_argument(
         "--simulator", action="store_true", help="start an embedded simulator and use it"
     )
@@ -40,7 +61,7 @@ def _parser() -> argparse.ArgumentParser:
 
 
 def webull_magic(line: str = "") -> Any:
-    """Show a token panel: ``%webull [--env uat] [--region hk] [--api v3] [--simulator]``."""
+    """Show a token panel: ``%webull [--env uat] [--region hk] [--store URL] [--simulator]``."""
     # Here, not at the top: loading the extension must not load the widgets.
     from webull_nb.ui.panel import panel
 
@@ -64,6 +85,8 @@ def webull_magic(line: str = "") -> Any:
         kwargs["region"] = args.region
     if args.endpoint:
         kwargs["endpoint"] = args.endpoint
+    if args.store:
+        kwargs["store"] = args.store
     if args.simulator:
         from webull_nb.simulator import Simulator
 

@@ -66,6 +66,8 @@ import anywidget
 import traitlets
 
 from webull_nb.core.errors import WebullError
+from webull_nb.core.secrets import Secret
+from webull_nb.session.credentials import boxed
 from webull_nb.session.session import Session
 from webull_nb.ui.quiet import NEW_CODE_QUIET, guard_of
 from webull_nb.ui.saved import SavedOutput
@@ -359,14 +361,71 @@ class TokenPanel(anywidget.AnyWidget):
         return f"<TokenPanel {self.session.status_line()}>"
 
 
+class _PanelSession(Session):
+    """A Session whose constructor shows a failure to open the account in its error box.
+
+    ``panel()`` must be drawn even when the store cannot be reached (Redis down, a wrong
+    password): a traceback would leave no panel at all. The session is then left without
+    credentials, with the message shown; entering them in the panel's form, or running the
+    cell again, tries the store again. Later calls of ``set_credentials`` raise as usual.
+    """
+
+    _constructed = False
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self._constructed = True
+
+    def set_credentials(
+        self,
+        app_key: str,
+        app_secret: str | Secret,
+        *,
+        region: str | None = None,
+        environment: str | None = None,
+        api: str | None = None,
+        endpoint: str | None = None,
+    ) -> None:
+        """Set the credentials; in the constructor, show a failure instead of raising it."""
+        secret = boxed(app_secret)
+        del app_secret  # boxed at once, as Session does: no traceback shows it
+        try:
+            super().set_credentials(
+                app_key,
+                secret,
+                region=region,
+                environment=environment,
+                api=api,
+                endpoint=endpoint,
+            )
+        except WebullError as exc:
+            if self._constructed:
+                raise
+            # The message names the store as describe() does: never its password.
+            self.note_error(
+                f"{str(exc).rstrip('.')}. Nothing was sent to Webull; once this is fixed, "
+                "run the cell again."
+            )
+
+
 def panel(
-    session: Session | None = None, *, simulator: Any = None, **session_kwargs: Any
+    session: Session | None = None,
+    *,
+    simulator: Any = None,
+    store: str | None = None,
+    **session_kwargs: Any,
 ) -> TokenPanel:
     """Return a panel for ``session``, or for a new, activated one built from the kwargs.
 
     With ``simulator`` (a running ``Simulator`` or its URL) the session talks to it and a
     simulated phone is drawn inside the panel, so the flow runs with no Webull account.
+    ``store`` (a new session only): where the account's token is shared, as in
+    ``Session(store=...)``; a store that cannot be reached is shown in the panel's error box.
     """
+    if store is not None:
+        if session is not None:
+            raise ValueError("store= picks the store of a new session; this one has its own")
+        session_kwargs["store"] = store
     phone = None
     if simulator is not None:
         from webull_nb.simulator.phone import SimulatedPhone, simulator_credentials
@@ -380,12 +439,12 @@ def panel(
                 # of the user's real token store, in a folder that goes with the session.
                 scratch = scratch_token_dir()
                 session_kwargs["token_dir"] = scratch
-            session = Session(key, secret, **session_kwargs)
+            session = _PanelSession(key, secret, **session_kwargs)
             if scratch is not None:
                 remove_with(session, scratch)
             session.activate()
         phone = SimulatedPhone(simulator, session=session)
     if session is None:
-        session = Session(credentials_later=True, **session_kwargs)
+        session = _PanelSession(credentials_later=True, **session_kwargs)
         session.activate()
     return TokenPanel(session, phone=phone)
