@@ -26,6 +26,7 @@ def _isolated_env(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
         "WEBULL_REGION",
         "WEBULL_ENVIRONMENT",
         "WEBULL_OPENAPI_TOKEN_DIR",
+        "WEBULL_NB_STORE",  # a developer's own Redis store must not become the suite's
     ):
         monkeypatch.delenv(name, raising=False)
     monkeypatch.setenv("XDG_STATE_HOME", str(tmp_path / "xdg-state"))

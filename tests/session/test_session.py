@@ -403,6 +403,29 @@ def test_an_unverified_new_token_never_replaces_a_good_one(tmp_path, sim) -> Non
     assert TokenStore(tmp_path).load().token == good.token
 
 
+def test_a_new_code_sent_on_purpose_replaces_the_stored_token_once_approved(
+    sim, tmp_path, approve_latest
+) -> None:
+    def opened() -> Session:
+        return Session(
+            sim.app_key, sim.app_secret, endpoint=sim.url, token_dir=tmp_path, clock=sim.clock
+        )
+
+    with opened() as session:
+        session.create_token()
+        approve_latest(sim)
+        session.check_token()
+        old = session.token_hint
+        sim.clock.advance(60)
+        assert session.create_token(force=True) == "PENDING"  # "Send a new code"
+        approve_latest(sim)
+        assert session.check_token() == "NORMAL"
+        new = session.token_hint
+    assert new != old
+    with opened() as later:  # another kernel, or the SDK, finds the new token
+        assert (later.status, later.token_hint) == ("NORMAL", new)
+
+
 def test_news_from_a_left_account_is_not_shown(sim, session) -> None:
     from dataclasses import replace
 

@@ -402,7 +402,27 @@ REPLACE_CASES = [
     ("a new token over an EXPIRED one", (A, "EXPIRED"), (B, "PENDING"), False, True),
     ("a new token over an INVALID one", (A, "INVALID"), (B, "PENDING"), False, True),
     ("news about another token", (A, "PENDING"), (B, "NORMAL"), True, False),
+    ("news of a token created as long ago", (A, "NORMAL"), (B, "NORMAL"), True, False),
 ]
+
+
+@pytest.mark.parametrize(
+    ("created", "status", "wins"),
+    [
+        (T0 + timedelta(minutes=1), "NORMAL", True),  # approved: what "Send a new code" was for
+        (T0 + timedelta(minutes=1), "PENDING", False),  # not yet: the good token stays
+        (T0 - timedelta(minutes=1), "NORMAL", False),  # a late answer about an older token
+        (None, "NORMAL", False),  # when it was created is unknown: nothing to go by
+    ],
+)
+def test_news_of_a_newer_token_approved_replaces_a_stored_normal_one(
+    backend: Backend, created: datetime | None, status: str, wins: bool
+) -> None:
+    first, twin = backend.open(), backend.open()
+    assert first.records.save(record(A, "NORMAL"))
+    incoming = record(B, status, created=created)
+    assert twin.records.save(incoming, news_only=True) is wins
+    assert first.records.load().token == (B if wins else A)
 
 
 @pytest.mark.parametrize(

@@ -75,15 +75,33 @@ def may_replace(current: StoredToken | None, new: StoredToken, *, news_only: boo
     (say, that it went INVALID): a create that never got verified must not cost the user a
     good token. News older than what is stored is dropped. ``news_only`` (an answer about a
     token, not a new one): only over that same token, so a late answer never brings back a
-    token that another program replaced or forgot meanwhile.
+    token that another program replaced or forgot meanwhile. One exception: news that a
+    token created after the stored NORMAL one is now NORMAL replaces it. Such a token ("Send
+    a new code" on purpose) could not be stored while unverified, and its approval is what
+    that create was for.
     """
     if news_only:
-        return current is not None and current.token == new.token and _not_older(current, new)
+        if current is None:
+            return False
+        if current.token == new.token:
+            return _not_older(current, new)
+        return _verified_successor(current, new)
     if current is None:
         return True
     if current.token == new.token:
         return _not_older(current, new)
     return not (current.status == "NORMAL" and new.status != "NORMAL")
+
+
+def _verified_successor(current: StoredToken, new: StoredToken) -> bool:
+    """Whether ``new`` is a NORMAL token created after the stored NORMAL ``current``."""
+    return (
+        current.status == "NORMAL"
+        and new.status == "NORMAL"
+        and current.created is not None
+        and new.created is not None
+        and new.created > current.created
+    )
 
 
 def _not_older(current: StoredToken, new: StoredToken) -> bool:

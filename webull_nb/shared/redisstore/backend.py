@@ -103,13 +103,16 @@ class RedisStorage:
 
     def sdk_directory(self) -> Path | None:
         """A local token directory whose ``token.txt`` holds the NORMAL token, for the SDK."""
+        from webull_nb.shared.files.locks import AccountLock
         from webull_nb.shared.files.store import TokenStore
 
         if self.local_directory is None:
             return None
         stored = self.records.load()
         if stored is not None and stored.status == TokenStatus.NORMAL:
-            TokenStore(self.local_directory).save(stored)
+            # The directory's own lock, as every writer of token.txt holds it (the SDK aside).
+            with AccountLock(self.local_directory).hold():
+                TokenStore(self.local_directory).save(stored)
         return self.local_directory
 
     # --- change notification --------------------------------------------------------------------

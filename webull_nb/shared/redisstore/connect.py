@@ -55,6 +55,8 @@ def describe(url: str) -> str:
     except ValueError:
         port = "?"
     database = parts.path.lstrip("/") or "0"
+    if not database.isdigit():
+        database = "?"  # not a database number: text typed in the wrong place, maybe a password
     return f"{parts.scheme}://{user}{parts.hostname or 'localhost'}:{port}/{database}"
 
 
