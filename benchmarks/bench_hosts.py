@@ -3,27 +3,29 @@
 N = 1, 4 and 16 "hosts" (tests/account_worker.py processes, each with its own HOME and token
 directory, sharing only the Redis URL) run the setup cell (``session.ensure_token()``) at the
 same moment against one simulator on the real clock. The token stays PENDING for ``--pending``
-seconds from the first SMS; then the phone approves every SMS 0.5 s after a check the server
-answered, so each round waits the same for the next check and what differs between counts is
-what the hosts add after it. Per round: SMS sent (tokens issued; create calls too if they
-differ), 429 answers, the most checks the server saw in any 30 s, each host's latency from the
-approval to NORMAL (median, max, and the max after the check that saw NORMAL), and Redis
-commands per host per minute while PENDING (from ``--settle`` s after the first SMS to the
-approval) and while NORMAL (``--normal`` s, once every host is NORMAL), from the server's
-``total_commands_processed`` (commands Lua scripts run count too; the busiest commands from
-``INFO commandstats`` are printed below the table).
+seconds from the first SMS; then the phone approves every SMS it got 0.5 s after a check the
+server answered, so each round waits the same for the next check and what differs between
+counts is what the hosts add after it. Per round: SMS sent (tokens issued; create calls too if
+they differ), 429 answers, the most checks the server saw in any 30 s, each host's latency
+from the approval to NORMAL (median, max, and the max from the first check answered after
+the approval), and Redis commands per host per minute while PENDING (from ``--settle`` s
+after the first SMS to the approval) and while NORMAL (``--normal`` s, once every host is
+NORMAL), from the server's ``total_commands_processed`` (the commands Lua scripts run count
+too; the busiest commands from ``INFO commandstats`` are printed below the table).
 
 Baselines, in the same run and with the same N: webull-nb on the file store, each host with its
-own token directory (what several machines do today: N SMS, N pollers), and the official SDK's
-token flow (``ClientInitializer.init_token``, webull-openapi-python-sdk 3.0.4, checking every
-5 s; bench_accounts.py's worker), each host with its own token directory.
+own token directory (what several machines do today: a token, an SMS and a poller each), and
+the official SDK's token flow (``ClientInitializer.init_token``, webull-openapi-python-sdk
+3.0.4, checking every 5 s; bench_accounts.py's worker), each host with its own token
+directory. The server's own limit (10 creates in 30 s) caps their SMS at 10; the SDK gives up
+at its first 429.
 Targets (issue 19), for the Redis store: 1 SMS, 0 x 429, at most 10 checks in any 30 s, and the
 max latency within 0.2 s of the one-host figure.
 
 Run: ``python benchmarks/bench_hosts.py [--quick] [--counts 1,4,16] [--pending 35]
-[--normal 60]``. Needs ``redis-server`` on PATH and the ``redis`` extra. The default run takes
-about 11 minutes on 2 cores (one round per count and kind); ``--quick`` (N = 1 and 4, 6 s
-PENDING, 8 s NORMAL) about a minute and a half.
+[--normal 60]``. Needs ``redis-server`` on PATH and the ``redis`` extra. The default run, one
+round per count and kind, one round at a time, takes about 11 minutes; ``--quick`` (N = 1 and
+4, 6 s PENDING, 8 s NORMAL, a count's three rounds side by side) about 50 s.
 """
 
 from __future__ import annotations
@@ -40,6 +42,7 @@ import sys
 import tempfile
 import threading
 import time
+from collections import Counter
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
@@ -265,7 +268,7 @@ def run_round(kind: str, count: int, args: argparse.Namespace) -> dict[str, Any]
         latencies=[t - approved for t in normal],
         after_check=[t - seeing for t in normal] if seeing else [],
         never=count - len(normal),
-        errors=sorted({h.error for h in hosts if h.error}),
+        errors=Counter(h.error for h in hosts if h.error),
     )
     return result
 
@@ -302,20 +305,19 @@ def row(count: int, kind: str, r: dict[str, Any]) -> str:
 
 
 def ratio(ours: float, theirs: float) -> str:
-    """``theirs / ours`` as "N.Nx", or a dash when either is zero."""
-    return f"{theirs / ours:.1f}x" if ours and theirs else "-"
+    """``ours / theirs`` as " (0.25x)", or nothing when either is zero."""
+    return f" ({ours / theirs:.2f}x)" if ours and theirs else ""
 
 
 def against(r: dict[str, Any], base: dict[str, Any], name: str) -> str:
-    """How the Redis store's round compares with a baseline's round of the same N."""
-    ours_max = max(r["latencies"], default=0.0)
-    base_max = max(base["latencies"], default=0.0)
-    latency = f"{ours_max / base_max:.2f}x" if ours_max and base_max else "-"
+    """The Redis store's round against a baseline's round of the same N, with ratios."""
+    ours, theirs = max(r["latencies"], default=0.0), max(base["latencies"], default=0.0)
+    latency = f"{ours:.2f} s vs {theirs:.2f} s{ratio(ours, theirs)}" if theirs else "- (none)"
     return (
-        f"against {name}: SMS {r['sms']} vs {base['sms']} ({ratio(r['sms'], base['sms'])} "
-        f"fewer), 429s {r['refused']} vs {base['refused']}, checks in 30 s {r['checks30']} vs "
-        f"{base['checks30']}, max latency {latency} of its, NORMAL on {len(r['latencies'])} vs "
-        f"{len(base['latencies'])} hosts"
+        f"against {name}: SMS {r['sms']} vs {base['sms']}{ratio(r['sms'], base['sms'])}, "
+        f"429s {r['refused']} vs {base['refused']}, checks in 30 s {r['checks30']} vs "
+        f"{base['checks30']}{ratio(r['checks30'], base['checks30'])}, max latency {latency}, "
+        f"NORMAL on {len(r['latencies'])} vs {len(base['latencies'])} hosts"
     )
 
 
@@ -396,16 +398,19 @@ def main() -> None:
             if r["creates"] != r["sms"]:
                 notes.append(f"N={count} {kind}: {r['creates']} create calls answered 200")
             if r["errors"]:
-                notes.append(f"N={count} {kind}: hosts failed with {', '.join(r['errors'])}")
+                failed = ", ".join(f"{n} with {e}" for e, n in sorted(r["errors"].items()))
+                notes.append(f"N={count} {kind}: hosts failed: {failed}")
             for phase in ("pending", "normal"):
-                if r.get(f"{phase}_top"):
+                if f"{phase}_top" in r:
                     notes.append(
-                        f"N={count} {kind}, Redis while {phase.upper()}: {top(r[f'{phase}_top'])}"
+                        f"N={count} {kind}: busiest Redis commands while {phase.upper()}: "
+                        f"{top(r[f'{phase}_top'])}"
                     )
     print()
-    print("latency: approval to NORMAL on each host (median, max); after check: the max from the")
-    print("first check answered after the approval to a host's NORMAL (what the hosts add to the")
-    print(f"wait for that check); never: hosts not NORMAL within {AFTER_APPROVAL:.0f} s")
+    print("latency: approval to NORMAL on each host (median, max); after check: the max from")
+    print("the first check answered after the approval to a host's NORMAL (what the hosts add to")
+    print(f"the wait for that check); never: hosts not NORMAL {AFTER_APPROVAL:.0f} s after the")
+    print("approval (failed, or still waiting); cmds: Redis commands per host per minute")
     for note in notes:
         print(note)
     print()
