@@ -10,7 +10,10 @@ the process waits for a line on stdin (or EOF) before it starts, so a test can s
 at the same moment. ``WORKER_CLOCK_STEP=S`` steps this process's wall clock by S seconds
 (``time.time`` is patched before webull_nb loads), as a laptop waking or NTP would.
 ``WORKER_STORE=URL`` passes ``store=URL`` (a Redis store); ``WORKER_GET=PATH`` makes one
-signed GET after ``ensure`` and reports its HTTP status.
+signed GET after ``ensure`` and reports its HTTP status. ``WORKER_TIMEOUT=S`` gives ``ensure``
+S seconds (default 60); ``WORKER_HOLD=1`` keeps the session open after ``ensure``, printing
+``{"event": "hold"}``, until a second line on stdin (or EOF), so a benchmark can measure a
+NORMAL host's idle cost.
 """
 
 from __future__ import annotations
@@ -59,9 +62,15 @@ def main() -> int:
     sys.stdin.readline()  # start together
     try:
         if action == "ensure":
-            emit(event="done", status=session.ensure_token(timeout=60), token=session.token_hint)
+            timeout = float(os.environ.get("WORKER_TIMEOUT") or 60)
+            emit(
+                event="done", status=session.ensure_token(timeout=timeout), token=session.token_hint
+            )
             if os.environ.get("WORKER_GET"):
                 emit(event="get", http=session.get(os.environ["WORKER_GET"]).status_code)
+            if os.environ.get("WORKER_HOLD") == "1":
+                emit(event="hold", status=session.status)
+                sys.stdin.readline()
         elif action == "create":
             emit(event="done", status=session.create_token())
         elif action == "checks":
