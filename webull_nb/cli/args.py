@@ -20,7 +20,7 @@ from urllib.parse import urlsplit, urlunsplit
 from webull_nb.core import env
 from webull_nb.core.errors import WebullError
 from webull_nb.core.status import VERIFICATION_WINDOW
-from webull_nb.shared.redisstore.connect import is_store_url
+from webull_nb.shared.redisstore.connect import STORE_FORMS, is_store_choice
 
 __all__ = [
     "DEFAULT_WAIT",
@@ -88,26 +88,11 @@ class BadSetting(WebullError):
     """An environment variable holds a value no flag would accept (a usage error, exit 64)."""
 
 
-#: What a store may be, for the messages that refuse one (they never repeat the value: a
-#: mistyped URL may still hold a password).
-_STORES = (
-    "use a Redis URL such as redis://host:6379/0 (rediss:// for TLS, unix:///path/redis.sock), "
-    "or files for token directories"
-)
-
-
-def _is_store(text: str) -> bool:
-    try:
-        return text.strip().lower() in ("files", "file") or is_store_url(text)
-    except ValueError:  # urlsplit refuses some text ("redis://[::1"): not a store either
-        return False
-
-
 def require_store() -> None:
     """Refuse a ``WEBULL_NB_STORE`` that is neither a Redis URL nor ``files``, before any work."""
     value = env.get(env.STORE)
-    if value is not None and not _is_store(value):
-        raise BadSetting(f"{env.STORE} is not a store: {_STORES}")
+    if value is not None and not is_store_choice(value):
+        raise BadSetting(f"{env.STORE} is not a store: {STORE_FORMS}")
 
 
 def shown_store(url: str) -> str:
@@ -149,8 +134,8 @@ def _directory(text: str) -> str:
 
 def _store(text: str) -> str:
     """Parse ``--store``: a Redis URL, or ``files`` for token directories."""
-    if not _is_store(text):
-        raise argparse.ArgumentTypeError(f"not a store: {_STORES}")
+    if not is_store_choice(text):
+        raise argparse.ArgumentTypeError(f"not a store: {STORE_FORMS}")
     return text.strip()
 
 

@@ -21,7 +21,7 @@ from webull_nb.http.client import Client
 from webull_nb.shared.account import Account
 from webull_nb.shared.files.backend import FileStorage
 from webull_nb.shared.poller import POLL_INTERVAL
-from webull_nb.shared.redisstore.connect import describe, is_store_url
+from webull_nb.shared.redisstore.connect import describe, is_files, is_store_url
 from webull_nb.shared.storage import Storage, fingerprint
 
 __all__ = ["open_account", "release_account", "storage_for"]
@@ -52,7 +52,7 @@ def storage_for(
         app_key, endpoint.environment, endpoint.region, token_dir, explicit
     )
     chosen = store if store is not None else env.get(env.STORE)
-    if not chosen or chosen.strip().lower() in ("files", "file"):
+    if not chosen or is_files(chosen):
         return local
     if not is_store_url(chosen):
         raise StoreError(

@@ -13,7 +13,7 @@ from typing import Any
 from webull_nb.core import env
 from webull_nb.core.endpoints import resolve
 from webull_nb.core.errors import EndpointError
-from webull_nb.shared.redisstore.connect import is_store_url
+from webull_nb.shared.redisstore.connect import STORE_FORMS, is_store_choice
 
 __all__ = ["load_ipython_extension", "webull_magic"]
 
@@ -35,16 +35,10 @@ class _Parser(argparse.ArgumentParser):
 
 def _store(text: str) -> str:
     """Parse ``--store``: a Redis URL, or ``files`` for token directories."""
-    try:
-        if text.strip().lower() in ("files", "file") or is_store_url(text):
-            return text.strip()
-    except ValueError:  # urlsplit refuses some text ("redis://[::1"); argparse would quote it
-        pass
-    # The value is not repeated: a mistyped URL may still hold a password.
-    raise argparse.ArgumentTypeError(
-        "not a store: use a Redis URL such as redis://host:6379/0 (rediss:// for TLS, "
-        "unix:///path/redis.sock), or files for token directories"
-    )
+    if not is_store_choice(text):
+        # The value is not repeated: argparse would quote it, and it may hold a password.
+        raise argparse.ArgumentTypeError(f"not a store: {STORE_FORMS}")
+    return text.strip()
 
 
 def _parser() -> argparse.ArgumentParser:

@@ -21,10 +21,13 @@ __all__ = [
     "REDIS_EXTRA",
     "SCHEMES",
     "SOCKET_TIMEOUT",
+    "STORE_FORMS",
     "client_for",
     "describe",
     "guarded",
     "import_redis",
+    "is_files",
+    "is_store_choice",
     "is_store_url",
 ]
 
@@ -37,6 +40,27 @@ SOCKET_TIMEOUT = 3.0
 
 _clients: dict[str, Any] = {}
 _clients_lock = threading.Lock()
+
+
+#: What a store may be, for the messages that refuse one. They never repeat the value: a
+#: mistyped URL may still hold a password.
+STORE_FORMS = (
+    "use a Redis URL such as redis://host:6379/0 (rediss:// for TLS, unix:///path/redis.sock), "
+    "or files for token directories"
+)
+
+
+def is_files(value: str) -> bool:
+    """Whether ``value`` asks for token directories (``files``), not a Redis store."""
+    return value.strip().lower() in ("files", "file")
+
+
+def is_store_choice(value: str) -> bool:
+    """Whether ``value`` picks a store at all: ``files`` or a Redis URL."""
+    try:
+        return is_files(value) or is_store_url(value)
+    except ValueError:  # urlsplit refuses some text ("redis://[::1"): not a store either
+        return False
 
 
 def is_store_url(value: str) -> bool:
