@@ -9,6 +9,7 @@ __all__ = [
     "EndpointError",
     "InvalidTokenError",
     "NoDeviceError",
+    "ParameterError",
     "ProtocolError",
     "RateLimitError",
     "RequestError",
@@ -67,6 +68,10 @@ class StoreUnavailableError(StoreError, ConnectionError):
 
 class EndpointError(WebullError, ValueError):
     """An unknown region, environment or profile, or an unusable base URL (also a ValueError)."""
+
+
+class ParameterError(WebullError, ValueError):
+    """A request names a parameter its endpoint does not take, or lacks a required one."""
 
 
 class AuthenticationError(WebullError):
