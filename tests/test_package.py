@@ -35,6 +35,7 @@ PUBLIC_NAMES = {
     "Session": "webull_nb.session.session.Session",
     "current": "webull_nb.session.session.current",
     "Simulator": "webull_nb.simulator.Simulator",
+    "frame": "webull_nb.core.tables.frame",
     "panel": "webull_nb.ui.panel.panel",
     "load_ipython_extension": "webull_nb.ui.magics.load_ipython_extension",
 }

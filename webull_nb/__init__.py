@@ -22,6 +22,7 @@ _LAZY: dict[str, str] = {
     "Session": "session.session",
     "current": "session.session",
     "Simulator": "simulator",
+    "frame": "core.tables",
     "panel": "ui.panel",
     "load_ipython_extension": "ui.magics",
 }

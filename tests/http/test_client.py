@@ -90,7 +90,8 @@ def test_wire_format_headers_and_body() -> None:
     assert create["headers"]["x-version"] == "v3"
     assert create["path"] == "/auth/tokens/create"
     assert listing["headers"]["x-access-token"] == TOKEN
-    assert listing["headers"]["x-version"] == "v2"
+    # The path's own version (the endpoint catalog's), not the v2 token profile's.
+    assert listing["headers"]["x-version"] == "v3"
     assert "content-type" not in listing["headers"]
 
 

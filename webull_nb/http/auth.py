@@ -33,11 +33,15 @@ class Signer(Protocol):
         body: Any = None,
         *,
         host: str | None = None,
+        version: str | None = None,
     ) -> dict[str, str]:
-        """Signed headers for exactly this request."""
+        """Signed headers for exactly this request (``version``: an ``x-version`` chosen)."""
 
     def note_use(self) -> None:
         """Record that the token was just used successfully."""
+
+    def note_response(self, response: requests.Response) -> None:
+        """Record an answer (a request log)."""
 
 
 def _host(scheme: str, netloc: str) -> str:
@@ -76,6 +80,8 @@ class WebullAuth(AuthBase):
             parse_qsl(parts.query, keep_blank_values=True),
             body,
             host=host,
+            # A version the caller set stays as sent, so a path can be tried in another one.
+            version=request.headers.get("x-version"),
         )
         if not body or "Content-Type" in request.headers:
             headers.pop("Content-Type", None)  # keep whatever requests chose for the body
@@ -85,6 +91,7 @@ class WebullAuth(AuthBase):
 
     def _on_response(self, response: requests.Response, *args: Any, **kwargs: Any) -> None:
         sent = response.request
+        self.session.note_response(response)
         if response.is_redirect and sent is not None:
             target = urljoin(response.url, response.headers.get("location", ""))
             if _origin(target) != _origin(sent.url or ""):

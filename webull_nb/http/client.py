@@ -10,7 +10,7 @@ from typing import Any
 
 import requests
 
-from webull_nb.core import endpoints, signing
+from webull_nb.core import catalog, endpoints, signing
 from webull_nb.core.errors import ProtocolError, RateLimitError, TransportError
 from webull_nb.core.secrets import Secret
 from webull_nb.core.status import RATE_LIMIT, RATE_PERIOD, TokenStatus
@@ -24,7 +24,14 @@ from webull_nb.http.errormap import (
     transport_error,
 )
 from webull_nb.http.ratelimit import Limiter, RateLimiter, limiter_for
-from webull_nb.http.wire import SignedHeaders, body_bytes, compact_json, reveal, split_target
+from webull_nb.http.wire import (
+    SignedHeaders,
+    body_bytes,
+    compact_json,
+    is_secret_header,
+    reveal,
+    split_target,
+)
 
 __all__ = [
     "Client",
@@ -36,6 +43,18 @@ __all__ = [
     "compact_json",
     "limiter_for",
 ]
+
+# Signed or set by the signer: a caller's value would be replaced or break the signature.
+_SIGNED_HEADERS = frozenset({"x-app-key", "x-timestamp", "host"})
+_VERSION = "x-version"
+
+
+def _pop_version(headers: dict[str, str]) -> str | None:
+    """Take the caller's ``x-version`` (any case) out of ``headers``; it goes in as chosen."""
+    for name in [n for n in headers if n.lower() == _VERSION]:
+        return headers.pop(name)
+    return None
+
 
 # Below this the Date header's whole-second resolution makes an estimate meaningless.
 MIN_CLOCK_CORRECTION = 2.0
@@ -127,9 +146,12 @@ class Client:
         body: bytes | Secret[bytes] | None = None,
         token: Secret | str | None = None,
         host: str | None = None,
+        version: str | None = None,
     ) -> dict[str, str]:
-        """Return every header a request needs: signature, API version, token, content type."""
-        del method  # the method is not part of Webull's canonical string
+        """Return every header a request needs: signature, API version, token, content type.
+
+        ``version`` (an ``x-version`` the caller chose) wins over ``version_for(method, path)``.
+        """
         headers = SignedHeaders(
             self._signer.sign(
                 host or self.endpoint.host,
@@ -139,12 +161,20 @@ class Client:
                 timestamp=signing.format_timestamp(self.now()),
             )
         )
-        headers["x-version"] = self.endpoint.profile.version
+        headers["x-version"] = version or self.version_for(method, path)
         if token:
             headers["x-access-token"] = reveal(token)
         if body:
             headers["Content-Type"] = "application/json"
         return headers
+
+    def version_for(self, method: str, path: str) -> str:
+        """The ``x-version`` a path needs: the token profile's for its own paths, else the
+        catalog's (market data is v3 whatever the profile), else the profile's."""
+        profile = self.endpoint.profile
+        if path in (profile.create_path, profile.check_path, profile.config_path):
+            return profile.version
+        return catalog.version_for(method, path) or profile.version
 
     def _remember_canonical(self, headers: Mapping[str, str], path: str, params, body) -> None:
         self.last_canonical_string = signing.canonical_string(
@@ -167,9 +197,15 @@ class Client:
         params: signing.Query,
         body: bytes | Secret[bytes] | None,
         token: Secret | str | None,
+        extra: Mapping[str, str] | None = None,
     ) -> requests.Response:
         pairs = signing.query_pairs(params)  # flattened once: signed and sent as the same pairs
-        headers = self.sign_headers(method, path, params=pairs, body=body, token=token)
+        extra = dict(extra or {})
+        version = _pop_version(extra)
+        headers = self.sign_headers(
+            method, path, params=pairs, body=body, token=token, version=version
+        )
+        headers.update(extra)
         try:
             response = self._http.request(
                 method,
@@ -226,6 +262,7 @@ class Client:
         limiter: Limiter | None = None,
         what: str = "this call",
         retry: bool = False,
+        extra: Mapping[str, str] | None = None,
     ) -> requests.Response:
         """Send with rate limiting, one clock correction, and (if asked) retries."""
         corrected = False
@@ -235,7 +272,7 @@ class Client:
             if limiter is not None:
                 self._rate_slot(limiter, what)
             try:
-                response = self._send_once(method, path, params, body, token)
+                response = self._send_once(method, path, params, body, token, extra)
             except TransportError as exc:
                 safe = retry or not getattr(exc, "reached_server", True)
                 if safe and tries < MAX_TRIES:
@@ -325,18 +362,26 @@ class Client:
         data: bytes | str | None = None,
         token: Secret | str | None = None,
         raise_for_status: bool = True,
+        headers: Mapping[str, str] | None = None,
     ) -> requests.Response:
         """Send any signed API request; errors are raised as typed ``WebullError``s.
 
         ``path`` may carry a query (``/p?a=1``, merged before ``params``) and percent-escapes
         (decoded, as the server decodes them before it checks the signature); a ``#fragment``
-        raises ``ValueError``. ``params`` follows ``signing.query_pairs``.
+        raises ``ValueError``. ``params`` follows ``signing.query_pairs``. ``headers`` are
+        sent as well; an ``x-version`` among them replaces the one the path needs, and the
+        signature and token headers cannot be given (``ValueError``).
         """
         if json is not None and data is not None:
             raise ValueError("pass json or data, not both")
+        for name in headers or {}:
+            if is_secret_header(name) or name.lower() in _SIGNED_HEADERS:
+                raise ValueError(f"the {name} header is set when the request is signed")
         path, params = split_target(path, params)
         body = compact_json(json) if json is not None else body_bytes(data)
-        response = self._exchange(method.upper(), path, params=params, body=body, token=token)
+        response = self._exchange(
+            method.upper(), path, params=params, body=body, token=token, extra=headers
+        )
         if raise_for_status:
             self._raise_for_error(response, (token,) if token else ())
         return response

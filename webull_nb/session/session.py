@@ -16,7 +16,7 @@ import sys
 import threading
 import time
 import weakref
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from typing import Any
 
 import requests
@@ -28,6 +28,7 @@ from webull_nb.core.tokens import TokenState
 from webull_nb.http.auth import WebullAuth
 from webull_nb.session import credentials, waiting
 from webull_nb.session.model import TokenModel
+from webull_nb.session.requestlog import RequestLog
 from webull_nb.session.signer import Signer
 from webull_nb.shared.account import Account
 from webull_nb.shared.poller import POLL_INTERVAL
@@ -100,6 +101,8 @@ class Session(TokenModel):
         del app_secret
         super().__init__(clock)
         self._signer: Signer | None = None
+        # The session's, not the account's: it outlives a change of credentials.
+        self._request_log = RequestLog()
         self._store: Records | None = None
         self._listener: Callable[[TokenState], None] | None = None
         self._algorithm = algorithm
@@ -209,7 +212,7 @@ class Session(TokenModel):
         self._leave_account()
         with self._mirror_lock:
             self._account = account
-            self._signer = Signer(account, self.note_error, self._check_config)
+            self._signer = Signer(account, self.note_error, self._check_config, self._request_log)
             self._store = account.store
             self._mirrored_version = -1
         self._set(
@@ -312,13 +315,28 @@ class Session(TokenModel):
         body: bytes | str | dict[str, Any] | list[Any] | None = None,
         *,
         host: str | None = None,
+        version: str | None = None,
     ) -> dict[str, str]:
         """Return fresh signed headers for exactly this request, with the token if any.
 
         ``body`` must be the exact bytes you send; a dict or list is encoded compactly, so
         send it as ``data=webull_nb.client.compact_json(body)`` (or use ``session.auth``).
+        ``x-version`` is the one the path needs (the endpoint catalog's), unless ``version``.
         """
-        return self._require_signer().headers(method, path, params, body, host=host)
+        return self._require_signer().headers(
+            method, path, params, body, host=host, version=version
+        )
+
+    @property
+    def request_log(self) -> RequestLog:
+        """The last 200 requests this session sent (no headers, no token): a table in a
+        notebook; ``session.request_log[-1].as_code()`` repeats the latest."""
+        return self._request_log
+
+    def note_response(self, response: requests.Response) -> None:
+        """Log an answer to a request signed by ``session.auth``."""
+        if self._signer is not None:
+            self._signer.note_response(response)
 
     @property
     def auth(self) -> WebullAuth:
@@ -338,18 +356,23 @@ class Session(TokenModel):
         params: Any = None,
         json: Any = None,
         data: bytes | str | None = None,
+        headers: Mapping[str, str] | None = None,
     ) -> requests.Response:
-        """Send a signed API request with the active token; failures raise ``WebullError``."""
+        """Send a signed API request with the active token; failures raise ``WebullError``.
+
+        The ``x-version`` header is the one the path needs (the endpoint catalog's); one in
+        ``headers`` wins. Each request is kept in ``request_log``.
+        """
         return self._require_signer().request(
-            method, path_or_url, params=params, json=json, data=data
+            method, path_or_url, params=params, json=json, data=data, headers=headers
         )
 
     def get(self, path_or_url: str, **kwargs: Any) -> requests.Response:
-        """Send a signed GET."""
+        """Send a signed GET (``params=``, ``headers=``)."""
         return self.request("GET", path_or_url, **kwargs)
 
     def post(self, path_or_url: str, **kwargs: Any) -> requests.Response:
-        """Send a signed POST."""
+        """Send a signed POST (``json=`` or ``data=``, ``headers=``)."""
         return self.request("POST", path_or_url, **kwargs)
 
     # --- waiting ------------------------------------------------------------------------------

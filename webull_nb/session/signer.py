@@ -6,15 +6,20 @@ and never changes the token's lifecycle (a use restarts the 15-day idle clock, n
 
 from __future__ import annotations
 
-from collections.abc import Callable
+import dataclasses
+import time
+from collections.abc import Callable, Mapping
 from typing import Any
+from urllib.parse import parse_qsl, unquote, urlsplit
 
 import requests
 
-from webull_nb.core import messages
-from webull_nb.core.errors import InvalidTokenError, TokenStateError
+from webull_nb.core import messages, signing
+from webull_nb.core.errors import InvalidTokenError, TokenStateError, WebullError
 from webull_nb.core.secrets import Secret
-from webull_nb.http.wire import body_bytes
+from webull_nb.http.wire import body_bytes, split_target
+from webull_nb.session import requestlog
+from webull_nb.session.requestlog import LoggedRequest, RequestLog, scrub
 from webull_nb.shared.account import Account
 
 __all__ = ["Signer"]
@@ -28,12 +33,15 @@ class Signer:
         account: Account,
         note_error: Callable[[str], None],
         token_check: Callable[[], bool] | None = None,
+        log: RequestLog | None = None,
     ) -> None:
         """``note_error`` shows a failure wherever the session is shown; ``token_check``
-        says whether the service wants tokens (the account's, unless a session shows it)."""
+        says whether the service wants tokens (the account's, unless a session shows it);
+        ``log`` keeps what was sent."""
         self.account = account
         self._note_error = note_error
         self._token_check = token_check or account.token_check
+        self.log = log if log is not None else RequestLog()
 
     def __repr__(self) -> str:
         """Name the account; never the token."""
@@ -64,11 +72,18 @@ class Signer:
         body: bytes | str | dict[str, Any] | list[Any] | None = None,
         *,
         host: str | None = None,
+        version: str | None = None,
     ) -> dict[str, str]:
         """Fresh signed headers for exactly this request, with the token if one is needed."""
         token = self.usable_token()
         return self.account.client.sign_headers(
-            method, path, params=params, body=body_bytes(body), token=token, host=host
+            method,
+            path,
+            params=params,
+            body=body_bytes(body),
+            token=token,
+            host=host,
+            version=version,
         )
 
     def note_use(self) -> None:
@@ -83,21 +98,101 @@ class Signer:
         params: Any = None,
         json: Any = None,
         data: bytes | str | None = None,
+        headers: Mapping[str, str] | None = None,
     ) -> requests.Response:
         """Send a signed API request with the token; failures raise ``WebullError``."""
         client = self.account.client
         path = self._path_of(path_or_url)  # the client splits off the query and decodes it
         token = self.usable_token()
+        started = time.perf_counter()
         try:
             response = client.request(
-                method, path, params=params, json=json, data=data, token=token
+                method, path, params=params, json=json, data=data, token=token, headers=headers
             )
-        except InvalidTokenError as exc:
-            self._note_error(str(exc))
+        except WebullError as exc:
+            self._log(method, path, params, json, headers, started, exc)
+            if isinstance(exc, InvalidTokenError):
+                self._note_error(str(exc))
             raise
+        self._log(method, path, params, json, headers, started, response)
         if token:
             self.note_use()
         return response
+
+    def note_response(self, response: requests.Response) -> None:
+        """Log a response to a request the ``requests`` hook signed."""
+        sent = response.request
+        if sent is None:
+            return
+        parts = urlsplit(sent.url or "")
+        method = (sent.method or "GET").upper()
+        path = unquote(parts.path or "/")
+        version = sent.headers.get("x-version")
+        self._keep(
+            LoggedRequest(
+                at=requestlog.now(),
+                method=method,
+                base_url=f"{parts.scheme}://{parts.netloc}",
+                path=path,
+                params=tuple(parse_qsl(parts.query, keep_blank_values=True)),
+                status=response.status_code,
+                ms=response.elapsed.total_seconds() * 1000,
+                request_id=response.headers.get("X-Request-Id"),
+                error=None if response.ok else f"HTTP {response.status_code}",
+                version=None if version == self._version_for(method, path) else version,
+            )
+        )
+
+    def _log(
+        self,
+        method: str,
+        target: str,
+        params: Any,
+        body: Any,
+        headers: Mapping[str, str] | None,
+        started: float,
+        outcome: requests.Response | WebullError,
+    ) -> None:
+        path, query = split_target(target, params)
+        if isinstance(outcome, WebullError):
+            status, request_id = outcome.http_status, outcome.request_id
+            error: str | None = type(outcome).__name__
+        else:
+            status, request_id = outcome.status_code, outcome.headers.get("X-Request-Id")
+            error = None
+        chosen = next((v for k, v in (headers or {}).items() if k.lower() == "x-version"), None)
+        self._keep(
+            LoggedRequest(
+                at=requestlog.now(),
+                method=method.upper(),
+                base_url=self.account.client.endpoint.base_url,
+                path=path,
+                params=tuple(signing.query_pairs(query)),
+                status=status,
+                ms=(time.perf_counter() - started) * 1000,
+                request_id=request_id,
+                error=error,
+                body=body,
+                version=chosen,
+            )
+        )
+
+    def _version_for(self, method: str, path: str) -> str:
+        return self.account.client.version_for(method, path)
+
+    def _keep(self, entry: LoggedRequest) -> None:
+        """Log ``entry`` with the token masked wherever it appears, and no token API body."""
+        token = self.account.state.token
+        secrets = (token.reveal(),) if token is not None else ()
+        body = entry.body
+        profile = self.account.client.endpoint.profile
+        if entry.path in (profile.create_path, profile.check_path) or "/token" in entry.path:
+            body = None  # the token API's bodies are the token itself
+        self.log.add(
+            dataclasses.replace(
+                entry, params=scrub(entry.params, secrets), body=scrub(body, secrets)
+            )
+        )
 
     def _path_of(self, path_or_url: str) -> str:
         """A path (with any query) from a path or a URL on this account's endpoint."""

@@ -1,5 +1,8 @@
 """IPython integration: ``%load_ext webull_nb`` then ``%webull [--env uat] [--region hk]``.
 
+``%webull get PATH ...`` and its siblings explore the API (``explore``), with tab completion
+from the endpoint catalog (``complete``).
+
 ``--store URL`` keeps the account's token in a shared Redis store (as ``panel(store=...)``);
 without it ``$WEBULL_NB_STORE`` decides, else the token directory.
 """
@@ -14,13 +17,15 @@ from webull_nb.core import env
 from webull_nb.core.endpoints import resolve
 from webull_nb.core.errors import EndpointError
 from webull_nb.shared.redisstore.connect import STORE_FORMS, is_store_choice
+from webull_nb.ui import complete, explore
+from webull_nb.ui.complete import SUBCOMMANDS
 
 __all__ = ["load_ipython_extension", "webull_magic"]
 
 
 USAGE = (
     "usage: %webull [--env prod|uat] [--region REGION] [--api v2|v3] [--endpoint URL] "
-    "[--store URL] [--simulator]"
+    "[--store URL] [--simulator]; %webull get|post|endpoints|help|log ... (%webull help)"
 )
 
 
@@ -54,8 +59,17 @@ def _parser() -> argparse.ArgumentParser:
     return parser
 
 
-def webull_magic(line: str = "") -> Any:
-    """Show a token panel: ``%webull [--env uat] [--region hk] [--store URL] [--simulator]``."""
+def webull_magic(line: str = "", cell: str | None = None) -> Any:
+    """Show a token panel (``%webull [--env uat] [--store URL] [--simulator]``), or explore
+    the API: ``%webull get PATH name=value``, ``post``, ``endpoints``, ``help``, ``log``."""
+    first = line.split(None, 1)[0] if line.strip() else ""
+    if first in SUBCOMMANDS:
+        from IPython.display import display
+
+        return explore.run(line, cell, display)
+    if cell is not None:
+        print(f"%%webull: the cell form is for a POST body: %%webull post PATH ({USAGE})")
+        return None
     # Here, not at the top: loading the extension must not load the widgets.
     from webull_nb.ui.panel import panel
 
@@ -90,5 +104,6 @@ def webull_magic(line: str = "") -> Any:
 
 
 def load_ipython_extension(ipython: Any) -> None:
-    """Register the ``%webull`` line magic."""
-    ipython.register_magic_function(webull_magic, magic_kind="line", magic_name="webull")
+    """Register ``%webull`` (and ``%%webull post``) and its tab completion."""
+    ipython.register_magic_function(webull_magic, magic_kind="line_cell", magic_name="webull")
+    complete.register(ipython)
