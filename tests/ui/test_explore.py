@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import pytest
 
+import webull_nb
+
 from webull_nb.core import catalog
 from webull_nb.simulator import Simulator
 from webull_nb.simulator.data import ACCOUNTS
@@ -27,7 +29,7 @@ ORDER_BODY = (
 def ip():
     """An IPython shell with the extension loaded."""
     shell = InteractiveShell.instance()
-    shell.run_line_magic("load_ext", "webull_nb")
+    webull_nb.load_ipython_extension(shell)
     yield shell
     shell.user_ns.pop("_", None)
 

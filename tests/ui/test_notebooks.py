@@ -120,3 +120,17 @@ def test_demo_headless_prints_the_states(tmp_path) -> None:
     assert list(temp.iterdir()) == []
     assert "without encryption" not in result.stderr
     assert "Parent appears to have exited" not in result.stderr  # the kernel was shut down
+
+
+def test_explore_runs_headless(tmp_path, monkeypatch) -> None:
+    nb = execute(nbformat.read(NOTEBOOKS / "explore.ipynb", as_version=4), tmp_path, monkeypatch)
+    out = text_of(nb)
+    assert "status: NORMAL" in out
+    assert "first account: SIM0000001" in out
+    assert "did you mean 'symbols'" in out
+    assert "Nothing was sent" in out
+    assert "open orders: ['explore-1']" in out
+    assert "auth=webull_nb.current().auth" in out
+    assert "200 v3" in out
+    # Errors are boxes: no cell has an error output.
+    assert all(o["output_type"] != "error" for cell in nb.cells for o in cell.get("outputs", []))

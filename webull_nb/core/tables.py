@@ -160,8 +160,10 @@ def text_table(
     *,
     limit: int = 50,
     width: int = 120,
+    keep: Sequence[str] = (),
 ) -> str:
-    """Return the records as an aligned plain-text table, long cells cut with "…"."""
+    """Return the records as an aligned plain-text table, long cells cut with "…" (never
+    those of the ``keep`` columns, such as a path that must be read whole)."""
     columns = columns_of(records) if columns is None else list(columns)
     if not columns:
         return _rows(len(records))
@@ -173,7 +175,10 @@ def text_table(
     # then the terminal wraps rather than every column becoming unreadable).
     gap = 2
     while sum(widths) + gap * (len(widths) - 1) > width:
-        widest = max(range(len(widths)), key=widths.__getitem__)
+        squeezable = [i for i, c in enumerate(columns) if c not in keep]
+        if not squeezable:
+            break
+        widest = max(squeezable, key=widths.__getitem__)
         if widths[widest] <= MIN_WIDTH:
             break
         widths[widest] -= 1

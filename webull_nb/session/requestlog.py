@@ -129,13 +129,17 @@ class RequestLog:
         """A plain-text table of the entries."""
         from webull_nb.core import tables
 
-        return f"RequestLog ({len(self)} requests)\n" + tables.text_table(self.rows())
+        rows = self.rows()
+        return f"RequestLog ({len(rows)} requests)\n" + tables.text_table(
+            rows, limit=len(rows), keep=("path",)
+        )
 
     def _repr_html_(self) -> str:
         """An HTML table of the entries."""
         from webull_nb.core import tables
 
-        return tables.html_table(self.rows())
+        rows = self.rows()
+        return tables.html_table(rows, limit=len(rows))
 
 
 def now() -> datetime:

@@ -195,15 +195,17 @@ class Listing:
         columns: Sequence[str] | None = None,
         *,
         limit: int | None = None,
+        keep: Sequence[str] = ("path",),
     ) -> None:
         self.title = title
+        self.keep = tuple(keep)  # columns a terminal shows whole
         self.rows = list(rows)
         self.columns = tables.columns_of(self.rows) if columns is None else list(columns)
         # A listing is read whole (the catalog is ~150 rows, the log 200): no cut unless asked.
         self.limit = len(self.rows) if limit is None else limit
 
     def __repr__(self) -> str:
-        table = tables.text_table(self.rows, self.columns, limit=self.limit)
+        table = tables.text_table(self.rows, self.columns, limit=self.limit, keep=self.keep)
         return f"{self.title}\n{table}"
 
     def _repr_pretty_(self, p: RepresentationPrinter, cycle: bool) -> None:
