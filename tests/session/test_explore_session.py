@@ -38,13 +38,17 @@ def test_a_default_session_sends_the_version_market_data_needs(normal) -> None:
 
 def test_the_requests_hook_keeps_an_explicit_version(normal, sim) -> None:
     url = sim.url + SNAPSHOTS
-    chosen = requests.get(url, params=AAPL, headers={"x-version": "v3"}, auth=normal.auth)
+    chosen = requests.get(
+        url, params=AAPL, headers={"x-version": "v3"}, auth=normal.auth, timeout=10
+    )
     assert chosen.status_code == 200
     assert chosen.request.headers["x-version"] == "v3"
     # Without one, the hook sends the catalog's; with another one, that one (and the
     # simulator, like Webull, has no such API).
-    assert requests.get(url, params=AAPL, auth=normal.auth).status_code == 200
-    wrong = requests.get(url, params=AAPL, headers={"x-version": "v2"}, auth=normal.auth)
+    assert requests.get(url, params=AAPL, auth=normal.auth, timeout=10).status_code == 200
+    wrong = requests.get(
+        url, params=AAPL, headers={"x-version": "v2"}, auth=normal.auth, timeout=10
+    )
     assert wrong.status_code == 404
     assert wrong.request.headers["x-version"] == "v2"
 
@@ -66,7 +70,7 @@ def test_the_request_log_keeps_what_was_sent_and_no_secret(normal, sim) -> None:
     normal.get("/openapi/account/list")
     with pytest.raises(RequestError):
         normal.get("/openapi/nope")
-    requests.get(sim.url + SNAPSHOTS, params=AAPL, auth=normal.auth)
+    requests.get(sim.url + SNAPSHOTS, params=AAPL, auth=normal.auth, timeout=10)
     log = normal.request_log
     assert len(log) >= 4
     first, _, failed, hooked = log.entries()[-4:]
@@ -105,6 +109,14 @@ def test_a_body_holding_the_token_is_masked_in_the_log(normal) -> None:
     entry = normal.request_log[-1]
     assert entry.body == {"note": "***", "n": 1}
     assert token not in entry.as_code()
+
+
+def test_token_api_bodies_are_never_logged(normal) -> None:
+    normal.post("/openapi/auth/token/check", json={"token": "someone-elses-token"})
+    entry = normal.request_log[-1]
+    assert entry.path == "/openapi/auth/token/check" and entry.status == 200
+    assert entry.body is None
+    assert "someone-elses-token" not in entry.as_code()
 
 
 def test_the_log_holds_the_last_200(normal) -> None:

@@ -5,7 +5,6 @@ from __future__ import annotations
 import pytest
 
 import webull_nb
-
 from webull_nb.core import catalog
 from webull_nb.simulator import Simulator
 from webull_nb.simulator.data import ACCOUNTS
@@ -86,9 +85,7 @@ def test_a_wrong_parameter_name_is_reported_before_anything_is_sent(ip, normal, 
     _, outputs = run(
         ip, "%webull get /market-data/stocks/snapshots/list symbol=AAPL category=US_STOCK"
     )
-    assert "did you mean &#x27;symbols&#x27;" in _html(outputs) or "did you mean" in _html(
-        outputs
-    )
+    assert "did you mean &#x27;symbols&#x27;" in _html(outputs) or "did you mean" in _html(outputs)
     _, outputs = run(ip, "%webull get /market-data/stocks/snapshots/list symbols=AAPL")
     assert "needs category" in _html(outputs)
     assert _seen(sim) == before
@@ -122,7 +119,10 @@ def test_a_uat_session_needs_no_confirm(ip, tmp_path) -> None:
 
     with Simulator(environment="uat") as uat:
         session = Session(
-            uat.app_key, uat.app_secret, endpoint=uat.url, environment="uat",
+            uat.app_key,
+            uat.app_secret,
+            endpoint=uat.url,
+            environment="uat",
             token_dir=tmp_path / "uat",
         ).activate()
         try:
