@@ -145,6 +145,8 @@ def test_endpoints_help_and_log(ip, normal) -> None:
     }
     helped, _ = run(ip, "%webull help /market-data/stocks/snapshots/list")
     assert {r["parameter"] for r in helped.rows} >= {"symbols", "category"}
+    general, _ = run(ip, "%webull help")
+    assert any(r["line"].startswith("%webull get PATH") for r in general.rows)
     _, outputs = run(ip, "%webull help /market-data/stocks/snapshot/list")
     assert "did you mean" in _html(outputs)
     run(ip, "%webull get /openapi/account/list")

@@ -124,8 +124,9 @@ def _guard(call: Call, session: Any) -> None:
     )
 
 
-def send(call: Call, session: Any) -> Any:
-    """Send a checked call on ``session``; return the parsed answer, shown richly."""
+def send(call: Call, session: Any, display: Callable[[Any], None] | None = None) -> Any:
+    """Send a checked call on ``session``; return the parsed answer, shown richly (a scalar
+    answer has no view of its own: its header goes to ``display``)."""
     _guard(call, session)
     headers = {"x-version": call.version} if call.version else None
     started = time.perf_counter()
@@ -143,7 +144,10 @@ def send(call: Call, session: Any) -> Any:
             f"HTTP {response.status_code}: not JSON",
             f"{call.method} {call.path} answered {response.headers.get('Content-Type', '?')}",
         )
-    return shown(value, meta)
+    result = shown(value, meta)
+    if not isinstance(result, (list, dict)) and display is not None:
+        display(meta)
+    return result
 
 
 def _box(exc: BaseException) -> ErrorBox:
@@ -161,9 +165,23 @@ def _endpoints(words: list[str]) -> Listing:
     return Listing(title, [e.as_row() for e in found])
 
 
+_LINES = (
+    ("%webull get PATH name=value ...", "send a signed GET; records show as a table"),
+    ("%webull post PATH name=value name:=JSON ...", "send a signed POST with a JSON body"),
+    ("%%webull post PATH", "the same, the JSON body being the cell"),
+    ("  ... --version vN", "send this x-version instead of the one the path needs"),
+    ("  ... --confirm", "send an order (place, replace, cancel) in production"),
+    ("%webull endpoints [words]", "the endpoint catalog, filtered by words"),
+    ("%webull help PATH", "one endpoint: its versions and parameters"),
+    ("%webull log", "the last requests of this session"),
+    ("%webull [--env uat] [--simulator] ...", "the token panel"),
+)
+
+
 def _help(words: list[str]) -> Any:
     if not words:
-        raise Refused(f"which path? {USAGE}")
+        rows = [{"line": line, "does": does} for line, does in _LINES]
+        return Listing("%webull: Tab completes paths and parameter names", rows, keep=("line",))
     path = words[0] if words[0].startswith("/") else "/" + words[0]
     found = catalog.for_path(path)
     if not found:
@@ -205,7 +223,7 @@ def run(line: str, cell: str | None = None, display: Callable[[Any], None] | Non
             if command == "get" and cell is not None and cell.strip():
                 raise Refused("a GET has no body: use %webull get on one line")
             call = parse_call(command.upper(), args, cell)
-            return send(call, _current())
+            return send(call, _current(), display)
         if command == "endpoints":
             return _endpoints(args)
         if command == "help":
