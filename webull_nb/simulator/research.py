@@ -512,7 +512,7 @@ def _post_ids(subject: str) -> list[str]:
 def _created(call: Call) -> dict[str, Any]:
     stamp = int(call.now * 1000)
     text = call.text("text")
-    if call.tail == "comments":
+    if "/comments/" in call.path:
         comment = str(
             6_000_000 + int(units("comment", call.text("post_id"), text, stamp)[0] * 999_999)
         )

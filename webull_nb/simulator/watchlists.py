@@ -91,8 +91,9 @@ class Watchlists:
     def post(self, call: Call) -> dict[str, Any]:
         """Create, rename, delete a watchlist, or add, remove or set its instruments."""
         action = call.path.rsplit("/", 1)[-1]
+        members = "/instruments/" in call.path
         with self._lock:
-            if call.tail == "watchlists" and action == "create":
+            if not members and action == "create":
                 watchlist_id = f"SIMWL{next(self._ids):04d}"
                 record = {
                     "watchlist_id": watchlist_id,
@@ -103,7 +104,7 @@ class Watchlists:
                 self._lists[watchlist_id] = record
                 return self._row(record)
             record = self._find(call.text("watchlist_id"))
-            if call.tail == "watchlists":
+            if not members:
                 if action == "delete":
                     del self._lists[record["watchlist_id"]]
                     return {**self._row(record), "deleted": True}
