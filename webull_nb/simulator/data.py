@@ -1,17 +1,13 @@
-"""Fake but realistic account and market data for the official SDK's first calls.
+"""The simulator's hand-made data: two accounts, their balances and positions, one quote.
 
-The routes are the ones ``webull-openapi-python-sdk`` 3.0.4 sends (paths, methods and the
-``x-version`` header), so ``TradeClient(api).account_v2`` and
-``DataClient(api).market_data.get_snapshot`` work against the simulator. The simulator checks
-the signature and the token before any of these run; this module only shapes the answers.
+Everything else the simulator answers is generated (``market``, ``research``) or kept per
+simulator (``orders``, ``watchlists``), and agrees with this: the generated price of AAPL is
+the snapshot's, the seeded filled orders are the positions' buys.
 """
 
 from __future__ import annotations
 
-import copy
-from collections.abc import Callable, Mapping
 from typing import Any
-from urllib.parse import parse_qsl
 
 from webull_nb.simulator.replies import error_body
 
@@ -21,8 +17,6 @@ __all__ = [
     "NO_DEVICE_REPLY",
     "POSITIONS",
     "SNAPSHOTS",
-    "answer",
-    "serves",
 ]
 
 # What Webull answers a create when no logged-in device can receive the verification.
@@ -134,55 +128,3 @@ SNAPSHOTS: dict[tuple[str, str], dict[str, Any]] = {
         "trade_time": 1790000000000,
     },
 }
-
-_V3 = "v3"
-
-
-def _error(status: int, code: str, message: str) -> tuple[int, dict[str, str]]:
-    return status, error_body(code, message)
-
-
-def _account(query: Mapping[str, str], table: Mapping[str, Any]) -> tuple[int, Any]:
-    account_id = query.get("account_id", "")
-    if not account_id:
-        return _error(400, "INVALID_PARAMETER", "account_id is required")
-    if account_id not in table:
-        return _error(404, "ACCOUNT_NOT_FOUND", f"no account {account_id}")
-    return 200, copy.deepcopy(table[account_id])
-
-
-def _snapshots(query: Mapping[str, str]) -> tuple[int, Any]:
-    symbols = [s.strip().upper() for s in query.get("symbols", "").split(",") if s.strip()]
-    category = query.get("category", "")
-    if not symbols or not category:
-        return _error(400, "INVALID_PARAMETER", "symbols and category are required")
-    # Unknown symbols are left out, as a quote service does, rather than failing the batch.
-    return 200, [
-        copy.deepcopy(SNAPSHOTS[(s, category)]) for s in symbols if (s, category) in SNAPSHOTS
-    ]
-
-
-_Route = Callable[[Mapping[str, str]], tuple[int, Any]]
-
-# (method, path) -> (x-version the SDK sends, handler)
-_ROUTES: dict[tuple[str, str], tuple[str, _Route]] = {
-    ("GET", "/trading/accounts/list"): (_V3, lambda query: (200, copy.deepcopy(ACCOUNTS))),
-    ("GET", "/trading/assets/balances/get"): (_V3, lambda query: _account(query, BALANCES)),
-    ("GET", "/trading/assets/positions/list"): (_V3, lambda query: _account(query, POSITIONS)),
-    ("GET", "/market-data/stocks/snapshots/list"): (_V3, _snapshots),
-}
-
-
-def serves(method: str, path: str) -> bool:
-    """Tell whether ``method path`` is one of these data routes (then a token is needed)."""
-    return (method, path) in _ROUTES
-
-
-def answer(method: str, path: str, query: str, headers: Mapping[str, str]) -> tuple[int, Any]:
-    """Return (HTTP status, JSON body) for a data route already authenticated by the caller."""
-    version, handler = _ROUTES[(method, path)]
-    sent = headers.get("x-version", "")
-    if sent != version:
-        # These paths exist only in the v3 API; a v2 client gets what Webull gives a wrong path.
-        return _error(404, "NOT_FOUND", f"no API at {method} {path} for x-version {sent!r}")
-    return handler(dict(parse_qsl(query, keep_blank_values=True)))

@@ -8,6 +8,7 @@ from urllib.parse import unquote, urlsplit
 
 from webull_nb.core.endpoints import API_PROFILES, CONFIG_PATH
 from webull_nb.simulator import data
+from webull_nb.simulator.answers import Answers
 from webull_nb.simulator.auth import RateLimiter
 from webull_nb.simulator.replies import Reply, SimulatorError, parse_json
 from webull_nb.simulator.tokens import TokenBook
@@ -29,7 +30,11 @@ Authenticate = Callable[[Mapping[str, str], str, str, bytes, str], None]
 
 
 class Service:
-    """Routes each request through authentication and the rate limit to tokens or data."""
+    """Routes each request through authentication and the rate limit to tokens or data.
+
+    Data is every endpoint of the catalog (``answers``): its order book and watchlists live
+    as long as this service.
+    """
 
     def __init__(
         self,
@@ -44,6 +49,7 @@ class Service:
         self.limiter = limiter
         # Plays an account with no logged-in Webull App: creates answer NO_AVAILABLE_DEVICE.
         self.no_device = no_device
+        self.answers = Answers(tokens.clock)
 
     def handle(self, method: str, target: str, headers: Mapping[str, str], body: bytes) -> Reply:
         """Answer one HTTP request (header names in lower case)."""
@@ -78,12 +84,15 @@ class Service:
                 return Reply(*data.NO_DEVICE_REPLY)
             return Reply(200, self.tokens.create(token))
         if path == ACCOUNTS_PATH and method == "GET":
+            # Whatever the x-version: the README's first example lists accounts on v2.
             self.tokens.use(headers.get("x-access-token", ""))
             return Reply(200, data.ACCOUNTS)
-        if data.serves(method, path):
-            self.tokens.use(headers.get("x-access-token", ""))
-            return Reply(*data.answer(method, path, query, headers))
-        raise SimulatorError(404, "NOT_FOUND", f"no API at {method} {path}")
+        route = self.answers.route(method, path)
+        if route is None:
+            raise SimulatorError(404, "NOT_FOUND", f"no API at {method} {path}")
+        self.tokens.use(headers.get("x-access-token", ""))
+        version = headers.get("x-version", "")
+        return Reply(200, self.answers.answer(route, version, query, payload))
 
     def _control(self, method: str, path: str, body: bytes) -> Any:
         if path == SMS_PATH and method == "GET":
