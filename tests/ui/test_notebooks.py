@@ -129,7 +129,7 @@ def test_explore_runs_headless(tmp_path, monkeypatch) -> None:
     assert "first account: SIM0000001" in out
     assert "did you mean 'symbols'" in out
     assert "Nothing was sent" in out
-    assert "open orders: ['explore-1']" in out
+    assert "open orders: ['explore-1', " in out
     assert "auth=webull_nb.current().auth" in out
     assert "200 v3" in out
     # Errors are boxes: no cell has an error output.
