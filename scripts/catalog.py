@@ -88,6 +88,19 @@ def _setters(cls: type) -> dict[str, list[tuple[str, str]]]:
     return found
 
 
+def _constructions(tree: ast.AST, target_type: type[ast.expr]) -> list[tuple[Any, str]]:
+    """Every ``target = Name(...)`` in ``tree``: (the target node, the called name)."""
+    return [
+        (node.targets[0], node.value.func.id)
+        for node in ast.walk(tree)
+        if isinstance(node, ast.Assign)
+        and len(node.targets) == 1
+        and isinstance(node.targets[0], target_type)
+        and isinstance(node.value, ast.Call)
+        and isinstance(node.value.func, ast.Name)
+    ]
+
+
 def _client_paths() -> dict[type, str]:
     """Operation class -> how users reach it, e.g. ``DataClient.market_data``."""
     paths: dict[type, str] = {}
@@ -95,17 +108,10 @@ def _client_paths() -> dict[type, str]:
         module_name, _, class_name = dotted.rpartition(".")
         module = importlib.import_module(module_name)
         client = getattr(module, class_name)
-        for node in ast.walk(_tree_of(client.__init__)):
-            if (
-                isinstance(node, ast.Assign)
-                and len(node.targets) == 1
-                and isinstance(node.targets[0], ast.Attribute)
-                and isinstance(node.value, ast.Call)
-                and isinstance(node.value.func, ast.Name)
-            ):
-                operations = getattr(module, node.value.func.id, None)
-                if inspect.isclass(operations):
-                    paths[operations] = f"{class_name}.{node.targets[0].attr}"
+        for target, called in _constructions(_tree_of(client.__init__), ast.Attribute):
+            operations = getattr(module, called, None)
+            if inspect.isclass(operations):
+                paths[operations] = f"{class_name}.{target.attr}"
     return paths
 
 
@@ -163,19 +169,12 @@ def _collect(
     without_default.discard("self")
     conditional = _conditional_lines(function)
     built: dict[str, tuple[type, _Use]] = {}
-    for node in ast.walk(function):
-        if (
-            isinstance(node, ast.Assign)
-            and len(node.targets) == 1
-            and isinstance(node.targets[0], ast.Name)
-            and isinstance(node.value, ast.Call)
-            and isinstance(node.value.func, ast.Name)
-        ):
-            cls = getattr(module, node.value.func.id, None)
-            if cls in known:
-                use = _Use(sdk, function.name)
-                built[node.targets[0].id] = (cls, use)
-                uses.setdefault(cls, []).append(use)
+    for target, called in _constructions(function, ast.Name):
+        cls = getattr(module, called, None)
+        if cls in known:
+            use = _Use(sdk, function.name)
+            built[target.id] = (cls, use)
+            uses.setdefault(cls, []).append(use)
     for node in ast.walk(function):
         if not (
             isinstance(node, ast.Call)

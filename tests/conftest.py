@@ -84,6 +84,15 @@ def session(sim, tmp_path: Path):
 
 
 @pytest.fixture
+def normal_session(session, sim, approve_latest):
+    """The ``session`` fixture with a NORMAL token (created, then approved on the phone)."""
+    session.create_token()
+    approve_latest(sim)
+    assert session.check_token() == "NORMAL"
+    return session
+
+
+@pytest.fixture
 def approve_latest():
     """``approve_latest(sim or url)``: enter the newest SMS code, as the user would on the phone."""
     from helpers import approve_latest

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import pytest
 import requests
 from helpers import Canned, FaultServer
 
@@ -10,14 +9,6 @@ from webull_nb.errors import WebullError
 from webull_nb.session import Session
 
 PRIVATE = ("x-access-token", "x-signature", "x-signature-nonce")
-
-
-@pytest.fixture
-def normal_session(session, sim, approve_latest):
-    session.create_token()
-    approve_latest(sim)
-    assert session.check_token() == "NORMAL"
-    return session
 
 
 def test_a_redirect_to_another_host_loses_the_token(normal_session) -> None:

@@ -14,12 +14,9 @@ AAPL = {"symbols": "AAPL", "category": "US_STOCK"}
 
 
 @pytest.fixture
-def normal(session, sim, approve_latest):
-    """The ``session`` fixture with a NORMAL token (a default session: api v2)."""
-    session.create_token()
-    approve_latest(sim)
-    assert session.check_token() == "NORMAL"
-    return session
+def normal(normal_session):
+    """A default session (api v2) with a NORMAL token."""
+    return normal_session
 
 
 def _sent_version(sim, path: str) -> list[int]:

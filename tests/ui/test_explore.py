@@ -34,13 +34,9 @@ def ip():
 
 
 @pytest.fixture
-def normal(session, sim, approve_latest):
-    """The ``session`` fixture, active and with a NORMAL token."""
-    session.activate()
-    session.create_token()
-    approve_latest(sim)
-    assert session.check_token() == "NORMAL"
-    return session
+def normal(normal_session):
+    """The active session, with a NORMAL token."""
+    return normal_session.activate()
 
 
 def run(ip, code: str):
