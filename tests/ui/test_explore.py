@@ -185,3 +185,30 @@ def test_the_rendered_answer_holds_no_secret(ip, normal, sim) -> None:
 def test_error_box_renders_as_text_too() -> None:
     box = ErrorBox("RequestError", "the service refused the request (HTTP 404)")
     assert "RequestError: the service refused" in repr(box)
+
+
+def test_a_rate_limit_and_an_html_page_are_boxes(ip, tmp_path) -> None:
+    from helpers import Canned, FaultServer
+
+    from webull_nb.session import Session
+
+    replies = [
+        Canned(200, {"token_check_enabled": False}),  # a test environment: no token needed
+        Canned(
+            429, {"error_code": "TOO_MANY_REQUESTS", "message": "slow down"}, {"Retry-After": "7"}
+        ),
+        Canned(200, "<html>maintenance</html>", {"Content-Type": "text/html"}),
+    ]
+    with FaultServer(replies) as server:
+        session = Session(
+            "key", "secret", endpoint=server.url, environment="uat", token_dir=tmp_path / "t"
+        ).activate()
+        try:
+            value, outputs = run(ip, "%webull get /openapi/account/list")
+            assert value is None
+            assert "RateLimitError" in _html(outputs)
+            value, outputs = run(ip, "%webull get /openapi/account/list")
+            assert value is None
+            assert "ProtocolError" in _html(outputs) and "not JSON" in _html(outputs)
+        finally:
+            session.close()

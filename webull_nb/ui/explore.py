@@ -18,7 +18,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from webull_nb.core import catalog
-from webull_nb.core.errors import WebullError
+from webull_nb.core.errors import ProtocolError, WebullError
 from webull_nb.ui.answer import ErrorBox, Listing, Meta, shown
 
 __all__ = ["USAGE", "Call", "Refused", "parse_call", "run"]
@@ -140,10 +140,13 @@ def send(call: Call, session: Any, display: Callable[[Any], None] | None = None)
     try:
         value = response.json()
     except ValueError:
-        return ErrorBox(
-            f"HTTP {response.status_code}: not JSON",
-            f"{call.method} {call.path} answered {response.headers.get('Content-Type', '?')}",
-        )
+        kind = response.headers.get("Content-Type", "no content type")
+        raise ProtocolError(
+            f"{call.method} {call.path} answered HTTP {response.status_code} with {kind}, "
+            "not JSON (a proxy or maintenance page?)",
+            http_status=response.status_code,
+            request_id=response.headers.get("X-Request-Id"),
+        ) from None
     result = shown(value, meta)
     if not isinstance(result, (list, dict)) and display is not None:
         display(meta)
