@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
+import contextlib
 import json
 import subprocess
 import sys
 import threading
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
@@ -171,3 +172,16 @@ def approve_latest(sim: Any) -> dict[str, Any]:
         answer = sim.verify(sms["token"], sms["code"])
     assert answer["status"] == "NORMAL", answer
     return sms
+
+
+@contextlib.contextmanager
+def normal_on_another_host(sim: Any, store: str, token_dir: Path) -> Iterator[Session]:
+    """A Session of another host (its own token directory) whose token is NORMAL in ``store``:
+    what a panel or magic on this host should join through the store alone."""
+    with Session(
+        sim.app_key, sim.app_secret, endpoint=sim.url, token_dir=token_dir, store=store
+    ) as first:
+        first.create_token()
+        approve_latest(sim)
+        assert first.check_token() == "NORMAL"
+        yield first

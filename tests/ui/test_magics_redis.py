@@ -3,9 +3,8 @@
 from __future__ import annotations
 
 import pytest
-from helpers import approve_latest
+from helpers import normal_on_another_host
 
-from webull_nb.session import Session
 from webull_nb.ui.magics import webull_magic
 from webull_nb.ui.panel import TokenPanel
 
@@ -31,12 +30,7 @@ def test_magic_passes_the_store_to_the_panel(
 ) -> None:
     monkeypatch.setenv("WEBULL_APP_KEY", live_sim.app_key)
     monkeypatch.setenv("WEBULL_APP_SECRET", live_sim.app_secret)
-    with Session(
-        endpoint=live_sim.url, token_dir=tmp_path / "another-host", store=redis_server.url
-    ) as first:
-        first.create_token()
-        approve_latest(live_sim)
-        assert first.check_token() == "NORMAL"
+    with normal_on_another_host(live_sim, redis_server.url, tmp_path / "another-host"):
         panel = webull_magic(f"--endpoint {live_sim.url} --store {redis_server.url}")
         shown.append(panel)
         assert isinstance(panel, TokenPanel)

@@ -8,10 +8,9 @@ import socket
 import time
 
 import pytest
-from helpers import approve_latest
+from helpers import approve_latest, normal_on_another_host
 
 import webull_nb
-from webull_nb.session import Session
 from webull_nb.ui.panel import TokenPanel
 from webull_nb.ui.view import render_html
 
@@ -80,12 +79,7 @@ def test_the_panel_reads_credentials_from_the_environment_and_uses_the_store(
 ) -> None:
     monkeypatch.setenv("WEBULL_APP_KEY", live_sim.app_key)
     monkeypatch.setenv("WEBULL_APP_SECRET", live_sim.app_secret)
-    with Session(
-        endpoint=live_sim.url, token_dir=tmp_path / "elsewhere", store=redis_server.url
-    ) as first:
-        first.create_token()
-        approve_latest(live_sim)
-        assert first.check_token() == "NORMAL"
+    with normal_on_another_host(live_sim, redis_server.url, tmp_path / "elsewhere"):
         # Another token dir: only the store can tell the panel about the token.
         panel = webull_nb.panel(endpoint=live_sim.url, store=redis_server.url)
         shown.append(panel)
