@@ -15,12 +15,11 @@ import time
 from pathlib import Path
 
 import pytest
-from helpers import approve_latest
+from helpers import approve_latest, normal_on_another_host
 from redis_server import free_port
 
 from webull_nb.cli.args import EXIT_ACTION, EXIT_ERROR, EXIT_OK, EXIT_USAGE, shown_store
 from webull_nb.cli.main import main
-from webull_nb.session import Session
 
 PASSWORD = "hunter2-the-password"
 
@@ -43,13 +42,8 @@ def token(live_sim, monkeypatch, capsys):
 
 def normal_token_in(sim, url: str, token_dir: Path) -> str:
     """Create and approve a token on another "host" (its own token dir); return its hint."""
-    with Session(
-        sim.app_key, sim.app_secret, endpoint=sim.url, token_dir=token_dir, store=url
-    ) as s:
-        s.create_token()
-        approve_latest(sim)
-        assert s.check_token() == "NORMAL"
-        return s.token_hint
+    with normal_on_another_host(sim, url, token_dir) as other:
+        return other.token_hint
 
 
 def test_status_of_an_empty_store_names_the_store_without_its_password(
