@@ -25,7 +25,7 @@ from webull_nb.core.secrets import Secret
 from webull_nb.core.status import RATE_LIMIT
 from webull_nb.simulator.replies import SimulatorError
 
-__all__ = ["MAX_BODY", "WRONG_SECRET", "explain_signature", "mask", "reason"]
+__all__ = ["MAX_BODY", "WRONG_SECRET", "explain_signature", "json_styles", "mask", "reason"]
 
 #: Bodies longer than this get no body hypotheses (each would hash it again).
 MAX_BODY = 64 * 1024
@@ -278,7 +278,7 @@ def _host_hypotheses(
         yield words, lambda candidate=candidate: signed(host=candidate)
 
 
-def _json_styles(value: Any) -> list[tuple[str, bytes]]:
+def json_styles(value: Any) -> list[tuple[str, bytes]]:
     """The usual encodings of one JSON value, each with a name a student knows."""
 
     def enc(**options: Any) -> bytes:
@@ -314,7 +314,7 @@ def _body_hypotheses(body: bytes, signed: Callable[..., str]) -> Iterator[_Hypot
         value = None
         styles: list[tuple[str, bytes]] = []
     else:
-        styles = _json_styles(value)
+        styles = json_styles(value)
     sent_style = next((name for name, data in styles if data == body), None)
     tried = {body}
     for name, data in styles:
