@@ -53,6 +53,8 @@ def test_the_right_answer_passes() -> None:
     assert result.message == "right: your canonical string, string to sign and signature match"
     assert all(good for *_, good in result.parts)
     assert [part for part, *_ in result.parts][:2] == ["path", "parameter a"]
+    # The expected signature is only hinted at (the answer is not given away).
+    assert result.parts[-1][:2] == ("signature", signature()[:4] + "…")
     assert SECRET not in shown(result)
 
 
