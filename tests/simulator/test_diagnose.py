@@ -268,3 +268,37 @@ def test_words_never_hold_a_secret(sim, variant) -> None:
     status, words, sent = send(sim, "GET", ACCOUNTS, **variant)
     assert status == 401 and words
     assert_nothing_secret(words, sim, sent)
+
+
+@pytest.mark.parametrize(
+    ("body", "headers", "host"),
+    [
+        (b"[" * 20_000 + b"]" * 20_000, {}, "h"),  # too deep to parse
+        (b"[" * 900 + b"]" * 900, {}, "h"),  # parses, too deep to pretty-print
+        (b'{"a": "\\ud800"}', {"x-signature": "\ud800"}, "h"),  # lone surrogates
+        (b"\xff\xfe", {"x-signature-nonce": "\x00"}, "x" * 10_000),
+        (b"", {"x-signature-algorithm": "HMAC-MD5"}, ""),
+    ],
+)
+def test_hostile_requests_get_words_never_an_exception(body, headers, host) -> None:
+    sent = {
+        "x-app-key": "k",
+        "x-signature": "c2lnbmF0dXJl",
+        "x-signature-algorithm": "HMAC-SHA1",
+        "x-signature-nonce": "n",
+        "x-timestamp": "2026-01-01T00:00:00Z",
+        "x-signature-version": "1.0",
+        **headers,
+    }
+    words = reason(
+        SimulatorError(401, "INCORRECT_SIGN", "the signature does not match"),
+        headers=sent,
+        path="/p",
+        query="a=%ZZ&&=",
+        body=body,
+        host=host,
+        app_key="k",
+        app_secret=Secret("s3cr3t-value"),
+        now=1_790_000_000.0,
+    )
+    assert isinstance(words, str) and words and "s3cr3t" not in words

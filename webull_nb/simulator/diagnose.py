@@ -196,14 +196,18 @@ def explain_signature(
         _algorithm_hypotheses(request),
         _slip_hypotheses(request),
     ]
+    sent = signature.encode("utf-8", "replace")
     for group in hypotheses:
-        for words, compute in group:
-            try:
-                predicted = compute()
-            except (TypeError, ValueError):
-                continue  # a variant the signer refuses (an empty host, say) was not signed
-            if hmac.compare_digest(predicted.encode("utf-8"), signature.encode("utf-8")):
-                return words
+        try:
+            for words, compute in group:
+                try:
+                    predicted = compute().encode("utf-8", "replace")
+                except (TypeError, ValueError, RecursionError):
+                    continue  # a variant the signer refuses (an empty host, say) was not signed
+                if hmac.compare_digest(predicted, sent):
+                    return words
+        except (TypeError, ValueError, RecursionError):
+            continue  # hostile request data ends this group of hypotheses, not the answer
     return WRONG_SECRET
 
 
@@ -280,21 +284,27 @@ def _host_hypotheses(
 
 def json_styles(value: Any) -> list[tuple[str, bytes]]:
     """The usual encodings of one JSON value, each with a name a student knows."""
-
-    def enc(**options: Any) -> bytes:
-        return json.dumps(value, **options).encode("utf-8")
-
     compact = (",", ":")
-    return [
-        ("compact JSON", enc(separators=compact, ensure_ascii=False)),
-        ("JSON with spaces", enc()),
-        ("pretty JSON", enc(indent=2)),
-        ("pretty JSON", enc(indent=4)),
-        ("JSON with sorted keys", enc(separators=compact, sort_keys=True, ensure_ascii=False)),
-        ("JSON with sorted keys", enc(sort_keys=True)),
-        ("JSON with \\u escapes", enc(separators=compact)),
-        ("a Python repr", repr(value).encode("utf-8")),
+    styles: list[tuple[str, Callable[[], str]]] = [
+        ("compact JSON", lambda: json.dumps(value, separators=compact, ensure_ascii=False)),
+        ("JSON with spaces", lambda: json.dumps(value)),
+        ("pretty JSON", lambda: json.dumps(value, indent=2)),
+        ("pretty JSON", lambda: json.dumps(value, indent=4)),
+        (
+            "JSON with sorted keys",
+            lambda: json.dumps(value, separators=compact, sort_keys=True, ensure_ascii=False),
+        ),
+        ("JSON with sorted keys", lambda: json.dumps(value, sort_keys=True)),
+        ("JSON with \\u escapes", lambda: json.dumps(value, separators=compact)),
+        ("a Python repr", lambda: repr(value)),
     ]
+    made = []
+    for name, encode in styles:
+        try:
+            made.append((name, encode().encode("utf-8")))
+        except (TypeError, ValueError, RecursionError):
+            continue  # deep nesting, keys sort cannot order, lone surrogates: not this style
+    return made
 
 
 def _body_hypotheses(body: bytes, signed: Callable[..., str]) -> Iterator[_Hypothesis]:
