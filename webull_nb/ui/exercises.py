@@ -42,9 +42,16 @@ __all__ = [
 EXERCISE_PATH = "/_class/exercise"
 _WEBULL_HOSTS = frozenset(PROD_HOSTS.values()) | frozenset(UAT_HOSTS.values())
 _CHECK_PATHS = tuple(profile.check_path for profile in API_PROFILES.values())
+# What a canonical string holds besides the query: named as they are, not "parameter ...".
 _SIGNING_NAMES = frozenset(
-    {"host", "x-app-key", "x-timestamp", "x-signature-version", "x-signature-algorithm"}
-    | {"x-signature-nonce"}
+    [
+        "host",
+        "x-app-key",
+        "x-timestamp",
+        "x-signature-version",
+        "x-signature-algorithm",
+        "x-signature-nonce",
+    ]
 )
 _HEX_DIGEST = re.compile(r"[0-9A-Fa-f]{32,64}")
 _SHOWN = 72  # characters of one value in a table cell
@@ -65,7 +72,7 @@ def _text_box(
     lines = [f"{title}: {message}"]
     if rows:
         widths = [max(len(str(row[i])) for row in [header, *rows]) for i in range(len(header))]
-        for row in [header, *rows]:
+        for row in [header, *rows] if any(header) else rows:
             lines.append(
                 "  " + "  ".join(str(c).ljust(w) for c, w in zip(row, widths, strict=True)).rstrip()
             )
@@ -91,7 +98,8 @@ def _html_box(
         for row in rows
     )
     head = "".join(f'<th style="padding:1px 8px;text-align:left">{escape(h)}</th>' for h in header)
-    table = f'<table style="margin-top:4px"><tr>{head}</tr>{cells}</table>' if rows else ""
+    head = f"<tr>{head}</tr>" if any(header) else ""
+    table = f'<table style="margin-top:4px">{head}{cells}</table>' if rows else ""
     foot = f'<div style="color:#475467;margin-top:4px">{escape(note)}</div>' if note else ""
     return (
         f'<div class="webull-nb-exercise" style="border:1px solid {color};border-left-width:4px;'
@@ -382,7 +390,7 @@ def check_signature(
     expected = _expected_parts(app_key, host, path, pairs, digest, algorithm, timestamp, nonce)
     parts: list[tuple[str, str, str, bool]] = []
     message = ""
-    theirs = canonical if canonical is not None else None
+    theirs = canonical
     if theirs is None and string_to_sign is not None:
         theirs = unquote(string_to_sign)
     if theirs is not None:
@@ -390,7 +398,7 @@ def check_signature(
             parts, message = _compare_canonical(expected, theirs, path, data, algorithm)
         else:  # a shape this split does not know: compare the whole string
             message = "" if theirs == want else "the canonical string differs"
-            parts = [("canonical string", want, theirs, theirs == want)]
+            parts = [("canonical string", _clip(want), _clip(theirs), theirs == want)]
     if string_to_sign is not None:
         encoded = signing.percent_encode(want)
         good = string_to_sign == encoded
