@@ -308,6 +308,8 @@ def test_status_of_the_newest_token(room, clock) -> None:
     assert row(room, "s01")["status"] == "PENDING"
     clock.advance(301)
     assert row(room, "s01")["status"] == "EXPIRED"
+    call(room, "s01", "POST", V2_CREATE, {})
+    assert row(room, "s01")["status"] == "PENDING"  # the newest one's, not the first one's
 
 
 def test_many_students_at_once_are_counted_exactly(clock) -> None:
@@ -443,8 +445,8 @@ def test_server_errors_for_everyone_count_per_student(room) -> None:
 
 
 def test_slow_holds_one_students_answers_not_the_others(room) -> None:
-    room.scenario("slow", "s01", seconds=1.0)
-    assert room.status()["students"][0]["scenarios"] == {"slow": {"seconds": 1.0}}
+    room.scenario("slow", "s01", seconds=0.6)
+    assert room.status()["students"][0]["scenarios"] == {"slow": {"seconds": 0.6}}
     took = {}
 
     def slow_request():
@@ -458,17 +460,15 @@ def test_slow_holds_one_students_answers_not_the_others(room) -> None:
     while room.status()["students"][0]["last_seen"] is None:  # s01's request has arrived
         assert time.monotonic() < deadline
         time.sleep(0.005)
-    started = time.monotonic()
     assert call(room, "s02", "GET", "/openapi/config").status_code == 200
-    assert time.monotonic() - started < 0.5
     assert thread.is_alive()  # s01 still waits while s02 has its answer
     thread.join()
-    assert took["s01"] >= 1.0
+    assert took["s01"] >= 0.6
     room.scenario("slow", "s01", off=True)
     assert room.status()["students"][0]["scenarios"] == {}
     started = time.monotonic()
     call(room, "s01", "GET", "/openapi/config")
-    assert time.monotonic() - started < 0.5
+    assert time.monotonic() - started < 0.6
 
 
 def test_clock_offset_moves_one_students_server_clock(room, clock) -> None:
