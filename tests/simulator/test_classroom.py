@@ -338,6 +338,8 @@ def test_the_page_is_html_and_public(room, monkeypatch, tmp_path) -> None:
     page = tmp_path / "classroom.html"
     page.write_text("<!doctype html><title>class</title>")
     monkeypatch.setattr(classroom_module, "_PAGE_FILE", page)
+    moved = requests.get(room.url + "/_class", allow_redirects=False, timeout=5)
+    assert (moved.status_code, moved.headers["Location"]) == (308, "/_class/")
     for path in ("/_class/", "/_class"):
         answer = requests.get(room.url + path, timeout=5)
         assert answer.status_code == 200
@@ -575,6 +577,11 @@ def test_class_mode_needs_a_roster(capsys) -> None:
     assert "--roster" in capsys.readouterr().err
     with pytest.raises(SystemExit):
         main(["--students", "3", "--roster", "r.json", "--app-key", "k"])
+    with pytest.raises(SystemExit):
+        main(["--students", "3", "--roster", "r.json", "--teacher-token", "short"])
+    assert "at least 8 characters" in capsys.readouterr().err
+    with pytest.raises(SystemExit):
+        main(["--students", "0", "--roster", "r.json"])
 
 
 @pytest.mark.slow

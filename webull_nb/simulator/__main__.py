@@ -202,7 +202,10 @@ def main(argv: list[str] | None = None) -> int:
             parser.error("class mode needs both --students N and --roster FILE")
         if args.app_key is not None or args.app_secret is not None:
             parser.error("in class mode each student has a key pair of their own (in the roster)")
-        return serve_class(args)
+        try:
+            return serve_class(args)
+        except ValueError as exc:  # raised before serving: a flag the class cannot take
+            parser.error(str(exc))
     if args.roster_csv or args.teacher_token or args.public_url:
         parser.error("--roster-csv, --teacher-token and --public-url need --students")
     simulator = Simulator(

@@ -485,7 +485,10 @@ class Classroom:
         parts = urlsplit(target)
         path = unquote(parts.path)
         try:
-            if path in (PAGE_PATH, PAGE_PATH.rstrip("/")) and method == "GET":
+            if path == PAGE_PATH.rstrip("/") and method == "GET":
+                # The page's relative links resolve against /_class/, not against /.
+                return Reply(308, RawBody(b"", "text/plain"), {"Location": PAGE_PATH})
+            if path == PAGE_PATH and method == "GET":
                 return self._page()
             if path == STATUS_PATH and method == "GET":
                 self._check_teacher(headers)
