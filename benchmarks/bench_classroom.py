@@ -192,7 +192,9 @@ def main() -> int:
                 proc.stdin.close()
             results: list[dict[str, Any]] = []
             for proc in procs:
-                out, _ = proc.communicate(timeout=600)
+                assert proc.stdout is not None
+                out = proc.stdout.read()  # stdin is closed already: communicate() would fail
+                proc.wait(timeout=600)
                 results.extend(json.loads(out))
             elapsed = time.monotonic() - started
             cpu = _cpu_seconds(server.pid) - cpu_before
