@@ -13,8 +13,10 @@ exception or non-200; want 0), p50 and p99 latency of a signed GET under the cla
 student alone, the server's CPU seconds during the class (and as a share of one core), and its
 most threads at once.
 
-Run: ``python benchmarks/bench_classroom.py [--students 60] [--workers 6] [--gets 30]``
-(about 30 s).
+Students wait ``--pace`` seconds between GETs (reading the answer); ``--pace 0`` fires them back
+to back, a saturation test rather than a class.
+Run: ``python benchmarks/bench_classroom.py [--students 60] [--workers 6] [--gets 30]
+[--pace 0.5]`` (about 30 s).
 """
 
 from __future__ import annotations
@@ -44,7 +46,7 @@ def _percentile(values: list[float], share: float) -> float:
     return ordered[min(len(ordered) - 1, int(share * len(ordered)))]
 
 
-def _student(url: str, key: str, secret: str, home: Path, gets: int) -> dict[str, Any]:
+def _student(url: str, key: str, secret: str, home: Path, gets: int, pace: float) -> dict[str, Any]:
     """One student's hour, compressed: create, approve on the phone, poll to NORMAL, GETs."""
     from webull_nb.session import Session
     from webull_nb.simulator.control import SimControl
@@ -70,6 +72,7 @@ def _student(url: str, key: str, secret: str, home: Path, gets: int) -> dict[str
                 latencies.append(time.perf_counter() - started)
                 if response.status_code != 200:
                     errors.append(f"HTTP {response.status_code}")
+                time.sleep(pace)  # a student reads the answer before the next cell
     except Exception as exc:  # a benchmark counts failures rather than stopping at one
         errors.append(f"{type(exc).__name__}: {exc}")
     return {"latencies": latencies, "errors": errors}
@@ -88,6 +91,7 @@ def worker() -> None:
                 s["app_secret"],
                 base / s["student"],
                 job["gets"],
+                job["pace"],
             )
             for s in job["students"]
         ]
@@ -136,6 +140,9 @@ def main() -> int:
     parser.add_argument("--workers", type=int, default=6)
     parser.add_argument("--gets", type=int, default=30, help="signed GETs per student")
     parser.add_argument("--alone", type=int, default=300, help="GETs of the lone student")
+    parser.add_argument(
+        "--pace", type=float, default=0.5, help="seconds a student waits between GETs"
+    )
     parser.add_argument("--worker", action="store_true", help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.worker:
@@ -186,7 +193,13 @@ def main() -> int:
                 if group
             ]
             for proc, group in zip(procs, groups, strict=False):
-                job = {"url": url, "students": group, "gets": args.gets, "home": tmp}
+                job = {
+                    "url": url,
+                    "students": group,
+                    "gets": args.gets,
+                    "home": tmp,
+                    "pace": args.pace,
+                }
                 assert proc.stdin is not None
                 proc.stdin.write(json.dumps(job))
                 proc.stdin.close()
@@ -209,7 +222,8 @@ def main() -> int:
     a50, a99 = _percentile(alone, 0.5) * 1000, _percentile(alone, 0.99) * 1000
     print(
         f"{args.students} students at once on one class server ({args.workers} client "
-        f"processes, {args.gets} signed GETs each after create, approve and poll):"
+        f"processes; each creates, approves, polls, then sends {args.gets} signed GETs "
+        f"{args.pace:g} s apart):"
     )
     print(
         f"  errors                          {len(errors):6d}   target {TARGET_ERRORS}: "
