@@ -146,15 +146,19 @@ def test_roster_csv_is_0600_with_a_row_per_student(room, tmp_path) -> None:
 def test_public_url_goes_into_roster_and_snippet(clock) -> None:
     with Classroom(1, clock=clock, public_url="http://class.lan:8123/") as room:
         assert room.roster()["url"] == "http://class.lan:8123"
-        assert room.snippet("s01").endswith('webull_nb.panel(simulator="http://class.lan:8123")')
+        assert 'webull_nb.panel(simulator="http://class.lan:8123", ' in room.snippet("s01")
 
 
-def test_snippet_is_the_env_vars_then_the_panel(room) -> None:
+def test_snippet_is_the_panel_cell_then_the_env_vars(room) -> None:
     app_key, app_secret = room.credentials("s02")
-    assert room.snippet("s02").splitlines() == [
+    lines = room.snippet("s02").splitlines()
+    assert lines[1:3] == [
+        "import webull_nb",
+        f'webull_nb.panel(simulator="{room.url}", app_key="{app_key}", app_secret="{app_secret}")',
+    ]
+    assert lines[-2:] == [
         f"export WEBULL_APP_KEY={app_key}",
         f"export WEBULL_APP_SECRET={app_secret}",
-        f'webull_nb.panel(simulator="{room.url}")',
     ]
 
 

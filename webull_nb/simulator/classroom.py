@@ -404,12 +404,21 @@ class Classroom:
         _write_private(path, text.getvalue().encode("utf-8"))
 
     def snippet(self, student: str) -> str:
-        """Return the lines ``student`` pastes: the two env vars, then the panel call."""
+        """Return what ``student`` pastes: the notebook cell, then the terminal's env vars.
+
+        The panel gets the key pair as arguments: ``panel(simulator=URL)`` never reads
+        ``WEBULL_APP_KEY`` (a real key there must not replace a demo simulator's).
+        """
         app_key, app_secret = self.credentials(student)
+        url = json.dumps(self._student_url())
         return (
+            "# In a notebook cell:\n"
+            "import webull_nb\n"
+            f"webull_nb.panel(simulator={url}, app_key={json.dumps(app_key)}, "
+            f"app_secret={json.dumps(app_secret)})\n"
+            "# In a terminal (webull-nb token ... --endpoint URL) or for Session():\n"
             f"export WEBULL_APP_KEY={app_key}\n"
-            f"export WEBULL_APP_SECRET={app_secret}\n"
-            f"webull_nb.panel(simulator={json.dumps(self._student_url())})"
+            f"export WEBULL_APP_SECRET={app_secret}"
         )
 
     # --- the teacher's view and scenarios -------------------------------------------------------
