@@ -1,8 +1,8 @@
-"""The ``webull-nb`` command (``webull_nb.cli.main:main``): its subcommands, demo and token."""
+"""The ``webull-nb`` command (``webull_nb.cli.main:main``): demo, token and classroom."""
 
 from __future__ import annotations
 
-from webull_nb.cli import token
+from webull_nb.cli import classroom, token
 from webull_nb.cli.args import EXIT_INTERRUPTED, ArgumentParser, add_token_parser
 from webull_nb.cli.demo import add_demo_parser, demo
 
@@ -19,7 +19,10 @@ def main(argv: list[str] | None = None) -> int:
     commands = parser.add_subparsers(dest="command", required=True)
     add_demo_parser(commands)
     add_token_parser(commands)
+    classroom.add_classroom_parser(commands)
     args = parser.parse_args(argv)
+    if args.command == "classroom":
+        return classroom.run(args)
     if args.command == "token":
         try:
             return token.run(args)

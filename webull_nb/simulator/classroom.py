@@ -249,6 +249,19 @@ def _scenario_params(name: str, params: dict[str, Any]) -> dict[str, Any]:
     return checked
 
 
+def snippet_for(url: str, app_key: str, app_secret: str) -> str:
+    """What a student pastes: the notebook cell, then the env vars for a terminal."""
+    return (
+        "# In a notebook cell:\n"
+        "import webull_nb\n"
+        f"webull_nb.panel(simulator={json.dumps(url)}, app_key={json.dumps(app_key)}, "
+        f"app_secret={json.dumps(app_secret)})\n"
+        "# In a terminal (webull-nb token ... --endpoint URL) or for Session():\n"
+        f"export WEBULL_APP_KEY={app_key}\n"
+        f"export WEBULL_APP_SECRET={app_secret}"
+    )
+
+
 class Classroom:
     """A class on one simulator: ``with Classroom(30) as room: room.write_roster("r.json")``."""
 
@@ -410,16 +423,7 @@ class Classroom:
         ``WEBULL_APP_KEY`` (a real key there must not replace a demo simulator's).
         """
         app_key, app_secret = self.credentials(student)
-        url = json.dumps(self._student_url())
-        return (
-            "# In a notebook cell:\n"
-            "import webull_nb\n"
-            f"webull_nb.panel(simulator={url}, app_key={json.dumps(app_key)}, "
-            f"app_secret={json.dumps(app_secret)})\n"
-            "# In a terminal (webull-nb token ... --endpoint URL) or for Session():\n"
-            f"export WEBULL_APP_KEY={app_key}\n"
-            f"export WEBULL_APP_SECRET={app_secret}"
-        )
+        return snippet_for(self._student_url(), app_key, app_secret)
 
     # --- the teacher's view and scenarios -------------------------------------------------------
 
