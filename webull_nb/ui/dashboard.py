@@ -391,8 +391,10 @@ class Dashboard(anywidget.AnyWidget):
 
     #: Run scenario calls in a worker thread (tests switch this off to run them inline).
     background = True
-    #: The kernel's clock for view leases and the polling rhythm (tests may replace it).
+    #: The kernel's clock for the polling rhythm.
     _monotonic: Callable[[], float] = staticmethod(time.monotonic)
+    #: The clock of the views' leases (tests replace it to let a lease run out).
+    _lease_clock: Callable[[], float] = staticmethod(time.monotonic)
 
     def __init__(self, url: str, teacher_token: str | Secret[str]) -> None:
         client = ClassStatusClient(url, teacher_token)
@@ -405,6 +407,7 @@ class Dashboard(anywidget.AnyWidget):
         self._thread: threading.Thread | None = None
         self._closed = False
         self._soon = False
+        self._last_read: float | None = None  # when the last status request started
         self._refused = False  # a 401: no polling until a new token
         self._views: dict[str, float] = {}
         self._status: dict[str, Any] = {"now": None, "scenarios": {}, "students": []}
@@ -428,6 +431,7 @@ class Dashboard(anywidget.AnyWidget):
 
     def refresh(self) -> bool:
         """Fetch the status once now and show it (or the error); True if it was fetched."""
+        self._last_read = self._monotonic()
         try:
             body = self.client.status()
         except WebullError as exc:
@@ -472,7 +476,10 @@ class Dashboard(anywidget.AnyWidget):
         thread = self.__dict__.get("_thread")
         if thread is not None and thread is not threading.current_thread():
             thread.join(timeout=JOIN_TIMEOUT)  # a request in flight ends within its timeout
+        layout = self.__dict__.get("_trait_values", {}).get("layout")
         super().close()
+        if layout is not None:
+            layout.close()  # its own comm: the second of this widget's two models
 
     # --- publishing ---------------------------------------------------------------------------
 
@@ -496,7 +503,7 @@ class Dashboard(anywidget.AnyWidget):
     # --- views and the polling thread ---------------------------------------------------------
 
     def _view_open(self) -> bool:
-        now = self._monotonic()
+        now = self._lease_clock()
         for view, seen in list(self._views.items()):
             if now - seen > VIEW_LEASE:
                 self._views.pop(view, None)
@@ -526,7 +533,10 @@ class Dashboard(anywidget.AnyWidget):
                 if self._closed or self._refused or not self._view_open():
                     self._thread = None
                     break
-            started = self._monotonic()
+            since = self._last_read
+            if since is not None and self._monotonic() < since + POLL_INTERVAL:
+                self._sleep(since, POLL_INTERVAL)  # a read just happened (say, dashboard()'s)
+                continue
             self._soon = False
             if self.refresh():
                 failures = 0
@@ -536,7 +546,7 @@ class Dashboard(anywidget.AnyWidget):
             else:
                 failures += 1
                 delay = min(MAX_BACKOFF, POLL_INTERVAL * 2**failures)
-            self._sleep(started, delay)
+            self._sleep(self._last_read or self._monotonic(), delay)
         if not self._closed:
             with contextlib.suppress(Exception):  # the widget may be closing
                 self._publish()  # "polling": false
@@ -551,6 +561,9 @@ class Dashboard(anywidget.AnyWidget):
                 return
             if self._wake.wait(left):
                 self._wake.clear()
+                with self._thread_lock:
+                    if not self._view_open():
+                        return
                 if self._soon:
                     deadline = min(deadline, started + POLL_INTERVAL)
 
@@ -576,8 +589,9 @@ class Dashboard(anywidget.AnyWidget):
             with self._thread_lock:
                 if action == "bye":
                     self._views.pop(view[:64], None)
+                    self._wake.set()  # the thread ends now if that was the last view
                     return
-                self._views[view[:64]] = self._monotonic()
+                self._views[view[:64]] = self._lease_clock()
             if action == "hello":
                 self._publish()  # the view may have missed the last state
             self._ensure_polling()
