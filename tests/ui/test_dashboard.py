@@ -395,10 +395,13 @@ def test_text_and_html_fallbacks_escape_what_the_server_says(make, server) -> No
         last_seen=server.now - 12,
     )
     server.set("s01", status="PENDING", scenarios={"slow": {"seconds": 2}})
+    server.scenarios["<i>meteor</i>"] = {"<u>size</u>": "<s>big</s>"}
     board = make()
     data, _ = board._repr_mimebundle_()
     html = data["text/html"]
     assert "<script>" not in html and "<img" not in html
+    assert "<i>" not in html and "<u>" not in html and "<s>" not in html
+    assert "&lt;i&gt;meteor&lt;/i&gt; (&lt;u&gt;size&lt;/u&gt;=&lt;s&gt;big&lt;/s&gt;)" in html
     assert "&lt;script&gt;alert(1)&lt;/script&gt; wrong secret" in html
     assert "application/vnd.jupyter.widget-view+json" in data
     plain = data["text/plain"]
