@@ -81,3 +81,13 @@ def test_public_functions_have_hints_and_docstrings() -> None:
                 assert obj.__doc__, f"{module.__name__}.{name} has no docstring"
                 hints = inspect.get_annotations(obj)
                 assert "return" in hints, f"{module.__name__}.{name} has no return hint"
+
+
+def test_teach_is_reached_as_an_attribute_without_widgets() -> None:
+    code = (
+        "import sys, webull_nb\n"
+        "assert callable(webull_nb.teach.check_signature)\n"
+        "assert 'ipywidgets' not in sys.modules\n"
+        "print('ok')\n"
+    )
+    assert subprocess.check_output([sys.executable, "-c", code], text=True).strip() == "ok"

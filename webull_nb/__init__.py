@@ -31,8 +31,14 @@ _ALIASES = {"resolve_endpoint": "resolve"}
 __all__ = ["__version__", *_LAZY]
 
 
+# Modules a notebook reaches as attributes (``webull_nb.teach.check_signature``).
+_SUBMODULES = frozenset({"teach", "classroom"})
+
+
 def __getattr__(name: str) -> _Any:
     """Load a public name from its module on first access."""
+    if name in _SUBMODULES:
+        return _importlib.import_module(f".{name}", __name__)
     module_name = _LAZY.get(name)
     if module_name is None:
         raise AttributeError(f"module 'webull_nb' has no attribute {name!r}")

@@ -5,7 +5,8 @@ that works against it works against Webull. Time is injectable (``clock``) so te
 move past the 5-minute verification window or the 15-day idle limit without sleeping.
 
 This module is the facade: ``Simulator`` wires the service (``service``, ``tokens``,
-``auth``) to its HTTP server (``server``).
+``auth``) to its HTTP server (``server``). ``Classroom`` (``classroom``) serves a class: one
+account per student, the teacher's view and scenarios.
 """
 
 from __future__ import annotations
@@ -18,6 +19,7 @@ from typing import Any
 from webull_nb.core.secrets import Secret
 from webull_nb.core.status import IDLE_LIFETIME, VERIFICATION_WINDOW
 from webull_nb.simulator.auth import RateLimiter, SignatureCheck
+from webull_nb.simulator.classroom import Classroom
 from webull_nb.simulator.clock import ManualClock
 from webull_nb.simulator.replies import Reply, SimulatorError
 from webull_nb.simulator.server import CONNECTION_TIMEOUT, SimulatorServer
@@ -27,6 +29,7 @@ from webull_nb.simulator.tokens import SimulatedToken, TokenBook
 __all__ = [
     "DEMO_APP_KEY",
     "DEMO_APP_SECRET",
+    "Classroom",
     "ManualClock",
     "SimulatedToken",
     "Simulator",

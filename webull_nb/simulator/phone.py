@@ -20,10 +20,21 @@ from webull_nb.simulator.control import Phoneline, SimControl
 __all__ = ["SimulatedPhone", "simulator_credentials"]
 
 
-def simulator_credentials(source: Simulator | str) -> tuple[str, str, str]:
-    """Return (app key, app secret, base URL) to reach a simulator object or URL."""
+def simulator_credentials(
+    source: Simulator | str, app_key: str | None = None, app_secret: str | None = None
+) -> tuple[str, str, str]:
+    """Return (app key, app secret, base URL) to reach a simulator object or URL.
+
+    A URL is a demo simulator (its demo key pair) unless a key pair is given, as a student's
+    from a class roster. ``WEBULL_APP_KEY`` is not read here on purpose: a real key in the
+    environment must not replace the demo's.
+    """
     if isinstance(source, Simulator):
         return source.app_key, source.app_secret, source.url
+    if bool(app_key) != bool(app_secret):
+        raise ValueError("give both app_key and app_secret for a simulator, or neither")
+    if app_key and app_secret:
+        return app_key, app_secret, str(source).rstrip("/")
     return DEMO_APP_KEY, DEMO_APP_SECRET, str(source).rstrip("/")
 
 
@@ -43,8 +54,17 @@ class SimulatedPhone:
     the code belongs to.
     """
 
-    def __init__(self, source: Simulator | str, session: Any = None) -> None:
-        self._inbox: Phoneline = source if isinstance(source, Simulator) else SimControl(source)
+    def __init__(
+        self,
+        source: Simulator | str,
+        session: Any = None,
+        credentials: tuple[str, Any] | None = None,
+    ) -> None:
+        """``credentials`` (app key, secret) sign the phone's requests, as a class server
+        answers a student's phone only with that student's codes."""
+        self._inbox: Phoneline = (
+            source if isinstance(source, Simulator) else SimControl(source, credentials=credentials)
+        )
         self.session = session
         self._token: str | None = None
         self._lock = threading.Lock()
@@ -65,6 +85,10 @@ class SimulatedPhone:
             messages = self._inbox.sms_inbox()
         except (requests.RequestException, ValueError) as exc:
             self.state = {**self.state, "problem": f"Cannot reach the simulator: {exc}"}
+            return self.state
+        except SimulatorError as exc:
+            # A class server refusing this phone: a wrong key pair, say. Its words say why.
+            self.state = {**self.state, "problem": f"The simulator refused the phone: {exc}"}
             return self.state
         latest = messages[-1] if messages else None
         token = latest["token"] if latest else None

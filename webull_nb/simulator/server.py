@@ -1,7 +1,9 @@
 """The simulator's HTTP side: a hardened threading server around a ``handle`` callable.
 
 It knows HTTP (framing, keep-alive, timeouts, the Host check of the local control plane) and
-nothing of Webull: each request goes to ``handle(method, target, headers, body)``.
+nothing of Webull: each request goes to ``handle(method, target, headers, body)``. A reply's
+body is sent as JSON, unless it is a ``RawBody`` (a page: bytes with their Content-Type); a
+reply's own ``Date`` header replaces the server's (a class student's clock may be off).
 """
 
 from __future__ import annotations
@@ -19,12 +21,12 @@ from collections import deque
 from collections.abc import Callable, Mapping
 from email.utils import formatdate
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-from typing import Any
+from typing import Any, NamedTuple
 from urllib.parse import unquote, urlsplit
 
 from webull_nb.simulator.replies import Reply, SimulatorError
 
-__all__ = ["CONNECTION_TIMEOUT", "MAX_BODY", "Handle", "SimulatorServer"]
+__all__ = ["CONNECTION_TIMEOUT", "MAX_BODY", "Handle", "RawBody", "SimulatorServer"]
 
 #: Answers one request: (method, target, lower-case headers, body) -> reply.
 Handle = Callable[[str, str, Mapping[str, str], bytes], Reply]
@@ -41,6 +43,13 @@ _LOCAL_NAMES = frozenset({"localhost", "localhost.", "127.0.0.1", "::1"})
 _WILDCARDS = frozenset({"", "0.0.0.0", "::"})  # noqa: S104 (recognised, not bound)
 
 
+class RawBody(NamedTuple):
+    """A reply body sent as these bytes with this Content-Type, not encoded as JSON."""
+
+    data: bytes
+    content_type: str
+
+
 class SimulatorServer(ThreadingHTTPServer):
     """A threading server that knows its open connections, so ``stop()`` can close them."""
 
@@ -55,7 +64,7 @@ class SimulatorServer(ThreadingHTTPServer):
         *,
         clock: Callable[[], float],
         seen: deque[tuple[float, str, str, int]],
-        local_prefix: str,
+        local_prefix: str | None,
         connection_timeout: float = CONNECTION_TIMEOUT,
     ) -> None:
         super().__init__(address, _Handler)
@@ -63,7 +72,8 @@ class SimulatorServer(ThreadingHTTPServer):
         self.clock = clock
         # (clock time, method, path, HTTP status) of each answer, for tests and benchmarks.
         self.seen = seen
-        # Paths under this prefix are answered only to local Host names (DNS rebinding).
+        # Paths under this prefix are answered only to local Host names (DNS rebinding); None
+        # when the handler authenticates them itself (a class).
         self.local_prefix = local_prefix
         self.connection_timeout = connection_timeout
         self.connections: set[socket.socket] = set()
@@ -230,7 +240,8 @@ class _Handler(BaseHTTPRequestHandler):
             return
         headers = {k.lower(): v for k, v in self.headers.items()}
         try:
-            if path.startswith(self.server.local_prefix):
+            prefix = self.server.local_prefix
+            if prefix is not None and path.startswith(prefix):
                 self._check_local_host()
             reply = self.server.handle(self.command, self.path, headers, body)
         except SimulatorError as refused:
@@ -255,15 +266,22 @@ class _Handler(BaseHTTPRequestHandler):
 
     def _reply(self, path: str, reply: Reply) -> None:
         self.server.seen.append((self.server.clock(), self.command, path, reply.status))
-        data = json.dumps(reply.body).encode("utf-8")
-        self.send_response(reply.status)
-        self.send_header("Content-Type", "application/json")
+        if isinstance(reply.body, RawBody):
+            data, content_type = reply.body.data, reply.body.content_type
+        else:
+            data, content_type = json.dumps(reply.body).encode("utf-8"), "application/json"
+        self.log_request(reply.status)
+        self.send_response_only(reply.status)
+        self.send_header("Server", self.version_string())
+        self.send_header("Date", reply.headers.get("Date") or self.date_time_string())
+        self.send_header("Content-Type", content_type)
         self.send_header("Content-Length", str(len(data)))
         self.send_header("X-Request-Id", uuid.uuid4().hex)
         if self.close_connection:
             self.send_header("Connection", "close")
         for name, value in reply.headers.items():
-            self.send_header(name, value)
+            if name.lower() != "date":
+                self.send_header(name, value)
         self.end_headers()
         self.wfile.write(data)
 

@@ -13,14 +13,24 @@ from webull_nb.simulator.auth import RateLimiter
 from webull_nb.simulator.replies import Reply, SimulatorError, parse_json
 from webull_nb.simulator.tokens import TokenBook
 
-__all__ = ["ACCOUNTS_PATH", "CONTROL_PREFIX", "SMS_PATH", "VERIFY_PATH", "Authenticate", "Service"]
+__all__ = [
+    "ACCOUNTS_PATH",
+    "CONTROL_PREFIX",
+    "SMS_PATH",
+    "TOKEN_PATHS",
+    "VERIFY_PATH",
+    "Authenticate",
+    "Service",
+]
 
 ACCOUNTS_PATH = "/openapi/account/list"
-# The control plane: the simulated phone's side, unsigned, answered only to local Host names.
+# The control plane: the simulated phone's side, unsigned and answered only to local Host names
+# (a class signs it instead: ``control_signed``).
 CONTROL_PREFIX = "/_sim/"
 SMS_PATH = CONTROL_PREFIX + "sms"
 VERIFY_PATH = CONTROL_PREFIX + "verify"
-_TOKEN_PATHS = {
+#: The token API's paths (every profile's) and the kind of call each is: "create" or "check".
+TOKEN_PATHS = {
     **{p.create_path: "create" for p in API_PROFILES.values()},
     **{p.check_path: "check" for p in API_PROFILES.values()},
 }
@@ -43,25 +53,34 @@ class Service:
         limiter: RateLimiter,
         *,
         no_device: bool = False,
+        control_signed: bool = False,
     ) -> None:
         self.tokens = tokens
         self.authenticate = authenticate
         self.limiter = limiter
         # Plays an account with no logged-in Webull App: creates answer NO_AVAILABLE_DEVICE.
         self.no_device = no_device
+        # In a class the control plane is reached from other machines: it must be signed.
+        self.control_signed = control_signed
         self.answers = Answers(tokens.clock)
 
     def handle(self, method: str, target: str, headers: Mapping[str, str], body: bytes) -> Reply:
         """Answer one HTTP request (header names in lower case)."""
-        parts = urlsplit(target)
-        path = unquote(parts.path)
         try:
-            if path.startswith(CONTROL_PREFIX):
-                return Reply(200, self._control(method, path, body))
-            self.authenticate(headers, path, parts.query, body, headers.get("host", ""))
-            return self._api(method, path, parts.query, headers, parse_json(body))
+            return self.respond(method, target, headers, body)
         except SimulatorError as refused:
             return refused.reply
+
+    def respond(self, method: str, target: str, headers: Mapping[str, str], body: bytes) -> Reply:
+        """Answer one HTTP request, or raise the SimulatorError that refuses it."""
+        parts = urlsplit(target)
+        path = unquote(parts.path)
+        control = path.startswith(CONTROL_PREFIX)
+        if not control or self.control_signed:
+            self.authenticate(headers, path, parts.query, body, headers.get("host", ""))
+        if control:
+            return Reply(200, self._control(method, path, body))
+        return self._api(method, path, parts.query, headers, parse_json(body))
 
     def _api(
         self,
@@ -73,7 +92,7 @@ class Service:
     ) -> Reply:
         if path == CONFIG_PATH and method == "GET":
             return Reply(200, {"token_check_enabled": self.tokens.environment == "prod"})
-        kind = _TOKEN_PATHS.get(path)
+        kind = TOKEN_PATHS.get(path)
         if kind is not None and method == "POST":
             self.limiter.admit(kind)
             token = str(payload.get("token") or "")

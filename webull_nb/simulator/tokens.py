@@ -22,9 +22,13 @@ class SimulatedToken:
     created: float
     verified_at: float | None = None
     last_used: float | None = None
+    # Set when the service ended the token early (class mode's expire_tokens): (status, when).
+    ended: tuple[str, float] | None = None
 
     def status(self, now: float, window: float, idle: float, auto_verify: float | None) -> str:
         """Return the status this token has at ``now`` (computed, so a fake clock just works)."""
+        if self.ended is not None:
+            return self.ended[0]
         if self.verified_at is None and auto_verify is not None:
             moment = self.created + auto_verify
             if moment <= min(now, self.created + window):
@@ -36,6 +40,8 @@ class SimulatedToken:
 
     def expires(self, window: float, idle: float) -> float:
         """Return the epoch seconds at which the current status runs out."""
+        if self.ended is not None:
+            return self.ended[1]
         if self.verified_at is None:
             return self.created + window
         reference = self.last_used if self.last_used is not None else self.verified_at
@@ -118,6 +124,27 @@ class TokenBook:
         with self._lock:
             record = self._tokens.get(token)
             return "INVALID" if record is None else self._status(record, self.clock())
+
+    def newest_status(self) -> str:
+        """Return the status of the token issued last, or ``NONE`` before the first one."""
+        with self._lock:
+            if not self._tokens:
+                return "NONE"
+            record = next(reversed(self._tokens.values()))
+            return self._status(record, self.clock())
+
+    def expire_all(self) -> int:
+        """End every live token now (PENDING ones EXPIRED, NORMAL ones INVALID); return how many."""
+        now = self.clock()
+        ended = {"PENDING": "EXPIRED", "NORMAL": "INVALID"}
+        count = 0
+        with self._lock:
+            for record in self._tokens.values():
+                status = self._status(record, now)
+                if status in ended:
+                    record.ended = (ended[status], now)
+                    count += 1
+        return count
 
     def is_live(self, token: str) -> bool:
         """Tell whether ``token`` is PENDING or NORMAL (a create would join it)."""

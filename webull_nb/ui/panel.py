@@ -418,7 +418,8 @@ def panel(
     """Return a panel for ``session``, or for a new, activated one built from the kwargs.
 
     With ``simulator`` (a running ``Simulator`` or its URL) the session talks to it and a
-    simulated phone is drawn inside the panel, so the flow runs with no Webull account.
+    simulated phone is drawn inside the panel, so the flow runs with no Webull account; for a
+    class server pass the student's ``app_key`` and ``app_secret`` too (its roster has them).
     ``store`` (a new session only): where the account's token is shared, as in
     ``Session(store=...)``; a store that cannot be reached is shown in the panel's error box.
     """
@@ -430,8 +431,10 @@ def panel(
     if simulator is not None:
         from webull_nb.simulator.phone import SimulatedPhone, simulator_credentials
 
+        key, secret, url = simulator_credentials(
+            simulator, session_kwargs.pop("app_key", None), session_kwargs.pop("app_secret", None)
+        )
         if session is None:
-            key, secret, url = simulator_credentials(simulator)
             session_kwargs.setdefault("endpoint", url)
             scratch = None
             if not isinstance(simulator, str) and "token_dir" not in session_kwargs:
@@ -443,7 +446,10 @@ def panel(
             if scratch is not None:
                 remove_with(session, scratch)
             session.activate()
-        phone = SimulatedPhone(simulator, session=session)
+        elif session.account is not None:
+            client = session.account.client
+            key, secret = client.app_key, client.app_secret
+        phone = SimulatedPhone(simulator, session=session, credentials=(key, secret))
     if session is None:
         session = _PanelSession(credentials_later=True, **session_kwargs)
         session.activate()
