@@ -1,156 +1,61 @@
 """The class dashboard widget without a browser: its state, its polling thread, its messages.
 
 The kernel side is driven the way its view drives it, through custom messages (``hello``,
-``alive``, ``bye``, ``scenario``, ``token``), against a small stand-in of the class server
-that answers the contract's ``/_class/status`` and ``/_class/scenario`` with a Bearer check.
+``alive``, ``bye``, ``scenario``, ``token``), against a real class server (``Classroom``) whose
+students change state through signed requests, as their notebooks would make them.
 The browser side (webull_nb/ui/static/dashboard.js and the page) is driven in tests/browser/.
 """
 
 from __future__ import annotations
 
-import hmac
 import itertools
 import json
 import subprocess
 import sys
 import threading
-import time
 from collections.abc import Callable, Iterator
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-from pathlib import Path
 from typing import Any
 
 import pytest
+from helpers import signed_request
 from ipywidgets.widgets import widget as ipywidget
 
 import webull_nb.classroom
 from webull_nb.errors import AuthenticationError, RequestError
+from webull_nb.simulator import Classroom
 from webull_nb.ui import dashboard as module
-from webull_nb.ui.dashboard import STATIC, Dashboard, dashboard
+from webull_nb.ui.dashboard import STATIC, Dashboard, clean_status, dashboard, status_html
 
 TEACHER = "teacher-token-that-must-never-leak-0123"
-PAGE = Path(module.__file__).parents[1] / "simulator" / "static" / "classroom.html"
-LASTING = {"slow", "clock_offset", "no_device"}
-
-
-class StandIn:
-    """A stand-in class server: the contract's status and scenario calls, and the page."""
-
-    def __init__(self, students: tuple[str, ...] = ("s01", "s02", "s03")) -> None:
-        self.lock = threading.RLock()  # wait_for() checks its condition holding it
-        self.now = 1_700_000_000.0
-        self.scenarios: dict[str, dict[str, Any]] = {}
-        self.rows = {
-            name: {
-                "student": name,
-                "status": "NONE",
-                "checks": 0,
-                "rate_limited": 0,
-                "signature_errors": 0,
-                "last_error": "",
-                "last_seen": None,
-                "exercises": [],
-                "scenarios": {},
-            }
-            for name in students
-        }
-        self.seen: list[tuple[float, str, str, int]] = []  # (monotonic, method, path, status)
-        self.posted: list[dict[str, Any]] = []
-        self.changed = threading.Condition(self.lock)
-        stand_in = self
-
-        class Handler(BaseHTTPRequestHandler):
-            def do_GET(self) -> None:
-                if self.path == "/_class/":
-                    self.reply(200, PAGE.read_bytes(), "text/html; charset=utf-8")
-                elif self.path == "/_class/status":
-                    if self.authorized():
-                        self.reply(200, stand_in.status())
-                else:
-                    self.reply(404, {"error_code": "NOT_FOUND", "message": "no such path"})
-
-            def do_POST(self) -> None:
-                body = self.rfile.read(int(self.headers.get("Content-Length") or 0))
-                if self.path != "/_class/scenario":
-                    self.reply(404, {"error_code": "NOT_FOUND", "message": "no such path"})
-                elif self.authorized():
-                    self.reply(*stand_in.scenario(json.loads(body)))
-
-            def authorized(self) -> bool:
-                given = self.headers.get("Authorization", "")
-                if hmac.compare_digest(given.encode(), f"Bearer {TEACHER}".encode()):
-                    return True
-                self.reply(401, {"error_code": "UNAUTHORIZED", "message": "teacher token needed"})
-                return False
-
-            def reply(self, status: int, body: Any, kind: str = "application/json") -> None:
-                data = body if isinstance(body, bytes) else json.dumps(body).encode()
-                self.send_response(status)
-                self.send_header("Content-Type", kind)
-                self.send_header("Content-Length", str(len(data)))
-                self.end_headers()
-                self.wfile.write(data)
-                with stand_in.changed:
-                    stand_in.seen.append((time.monotonic(), self.command, self.path, status))
-                    stand_in.changed.notify_all()
-
-            def log_message(self, *args: object) -> None:
-                pass
-
-        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        self.server.daemon_threads = True
-        self.url = f"http://127.0.0.1:{self.server.server_address[1]}"
-        self.thread = threading.Thread(target=self.server.serve_forever, args=(0.05,), daemon=True)
-        self.thread.start()
-
-    def status(self) -> dict[str, Any]:
-        with self.lock:
-            body = {"now": self.now, "scenarios": self.scenarios, "students": [*self.rows.values()]}
-            return json.loads(json.dumps(body))
-
-    def scenario(self, body: dict[str, Any]) -> tuple[int, dict[str, Any]]:
-        name, student, off = body.get("scenario"), body.get("student"), body.get("off", False)
-        params = {k: v for k, v in body.items() if k not in ("scenario", "student", "off")}
-        with self.lock:
-            self.posted.append(body)
-            if name not in module.SCENARIOS or (student is not None and student not in self.rows):
-                return 400, {"error_code": "BAD_REQUEST", "message": f"unknown {name}/{student}"}
-            targets = [self.rows[student]] if student else list(self.rows.values())
-            if name == "expire_tokens":
-                for row in targets:
-                    row["status"] = {"PENDING": "EXPIRED", "NORMAL": "INVALID"}.get(
-                        row["status"], row["status"]
-                    )
-            else:
-                active = self.rows[student]["scenarios"] if student else self.scenarios
-                if off:
-                    active.pop(name, None)
-                else:
-                    active[name] = params
-            return 200, {"scenario": name, "student": student, "active": not off, **params}
-
-    def set(self, student: str, **fields: Any) -> None:
-        with self.lock:
-            self.rows[student].update(fields)
-
-    def status_calls(self) -> list[float]:
-        with self.lock:
-            return [t for t, method, path, _ in self.seen if path == "/_class/status"]
-
-    def wait_for(self, condition: Callable[[], bool], timeout: float = 10.0) -> None:
-        with self.changed:
-            assert self.changed.wait_for(condition, timeout), "the stand-in saw no such request"
-
-    def stop(self) -> None:
-        self.server.shutdown()
-        self.server.server_close()
+CREATE, ACCOUNTS = "/openapi/auth/token/create", "/openapi/account/list"
 
 
 @pytest.fixture
-def server() -> Iterator[StandIn]:
-    stand_in = StandIn()
-    yield stand_in
-    stand_in.stop()
+def server() -> Iterator[Classroom]:
+    """A class of three students on the wall clock (the dashboard shows the server's now)."""
+    with Classroom(3, teacher_token=TEACHER) as room:
+        yield room
+
+
+def call(room: Classroom, student: str, method: str, path: str, payload: Any = None, **kw: Any):
+    """A request signed by ``student`` (with ``secret=...`` instead of theirs, if given)."""
+    app_key, app_secret = room.credentials(student)
+    secret = kw.pop("secret", app_secret)
+    body = None if payload is None else json.dumps(payload).encode()
+    return signed_request(
+        room.url, app_key, secret, method, path, body=body, clock=room.clock, **kw
+    )
+
+
+def approve(room: Classroom, student: str) -> None:
+    """``student`` enters their newest code through their signed control plane."""
+    (sms,) = call(room, student, "GET", "/_sim/sms").json()[-1:]
+    assert call(room, student, "POST", "/_sim/verify", sms).status_code == 200
+
+
+def status_calls(room: Classroom) -> list[float]:
+    """When the server answered each status request (its clock)."""
+    return [t for t, _method, path, _ in list(room.requests_seen) if path == "/_class/status"]
 
 
 @pytest.fixture
@@ -225,12 +130,12 @@ def test_one_anywidget_with_its_front_end_shipped(make) -> None:
 
 
 def test_the_first_status_is_read_at_once_and_the_state_holds_rows_only(make, server) -> None:
-    server.set("s01", status="NORMAL", checks=4, last_seen=server.now - 12)
+    call(server, "s01", "POST", CREATE, {})
     board = make()
-    assert statuses(board) == {"s01": "NORMAL", "s02": "NONE", "s03": "NONE"}
-    assert board.state["now"] == server.now and board.state["url"] == server.url
+    assert statuses(board) == {"s01": "PENDING", "s02": "NONE", "s03": "NONE"}
+    assert board.state["now"] <= server.clock() and board.state["url"] == server.url
     assert board.state["error"] == "" and not board.polling  # no view yet: no thread
-    assert server.status_calls() and len(server.status_calls()) == 1
+    assert len(status_calls(server)) == 1
     assert TEACHER not in saved(board)
 
 
@@ -238,15 +143,19 @@ def test_rows_follow_the_server_while_a_view_is_open_at_most_once_a_second(make,
     board = make()
     say(board, "hello")
     assert board.polling
-    server.set("s02", status="PENDING", last_error="token PENDING: approve it first")
+    call(server, "s02", "POST", CREATE, {})
     wait_state(board, lambda s: statuses(board)["s02"] == "PENDING")
-    server.set("s02", status="NORMAL", exercises=["signature"])
-    server.set("s03", signature_errors=1, last_error="wrong secret (the signature matches...)")
+    approve(server, "s02")
+    exercise = {"exercise": "signature", "passed": True, "detail": "ok"}
+    assert call(server, "s02", "POST", "/_class/exercise", exercise).status_code == 200
+    assert call(server, "s03", "GET", ACCOUNTS, secret="not-the-secret").status_code == 401
     wait_state(board, lambda s: s["students"][2]["signature_errors"] == 1)
-    assert board.state["students"][1]["exercises"] == ["signature"]
-    assert board.state["students"][2]["last_error"].startswith("wrong secret")
-    assert board.state["polling"] is True
-    calls = server.status_calls()
+    wait_state(board, lambda s: s["students"][1]["exercises"] == ["signature"])
+    assert statuses(board)["s02"] == "NORMAL"
+    s03 = board.state["students"][2]
+    assert s03["last_error"] and server.credentials("s03")[1] not in s03["last_error"]
+    assert s03["last_seen"] is not None and board.state["polling"] is True
+    calls = status_calls(server)
     gaps = [later - earlier for earlier, later in itertools.pairwise(calls)]
     assert gaps and min(gaps) >= 0.95, gaps  # dashboard()'s own first read counts too
     assert TEACHER not in saved(board)
@@ -254,15 +163,16 @@ def test_rows_follow_the_server_while_a_view_is_open_at_most_once_a_second(make,
 
 def test_closing_stops_the_thread(make, server) -> None:
     board = make()
+    first = board.state["now"]
     say(board, "hello")
     thread = board._thread
     assert thread is not None and thread.is_alive()
-    server.wait_for(lambda: len(server.status_calls()) >= 2)
+    wait_state(board, lambda s: s["now"] != first)  # the thread's own read
     board.close()
     assert not thread.is_alive()
-    calls = len(server.status_calls())
+    calls = len(status_calls(server))
     thread.join(2 * module.POLL_INTERVAL)  # what a thread still running would use to poll again
-    assert len(server.status_calls()) == calls
+    assert len(status_calls(server)) == calls
     say(board, "hello")  # a message after close starts nothing
     assert board._thread is None or not board._thread.is_alive()
 
@@ -271,9 +181,10 @@ def test_polling_ends_when_the_last_view_says_bye_or_is_not_heard_of(make, serve
     board = make()
     now = [1000.0]
     board._lease_clock = lambda: now[0]
+    first = board.state["now"]
     say(board, "hello")
     thread = board._thread
-    server.wait_for(lambda: len(server.status_calls()) >= 2)
+    wait_state(board, lambda s: s["now"] != first)
     say(board, "bye")
     thread.join(5)
     assert not thread.is_alive() and not board.polling
@@ -306,25 +217,25 @@ def test_a_401_shows_a_message_stops_polling_and_a_new_token_resumes(make, serve
 def test_scenario_buttons_post_from_the_kernel_and_show_in_the_rows(make, server) -> None:
     board = make()
     say(board, "hello")
-    say(board, "scenario", scenario="slow", student=None, off=False, params={"seconds": 2.5})
-    assert server.posted[-1] == {"scenario": "slow", "seconds": 2.5}
+    say(board, "scenario", scenario="slow", student=None, off=False, params={"seconds": 0.5})
     assert board.state["notice"] == "slow started for everyone."
-    wait_state(board, lambda s: s["scenarios"] == {"slow": {"seconds": 2.5}})
+    assert server.status()["scenarios"] == {"slow": {"seconds": 0.5}}
+    wait_state(board, lambda s: s["scenarios"] == {"slow": {"seconds": 0.5}})
 
     say(board, "bye")  # from here on, each read is the test's own (no waiting for the rhythm)
     say(board, "scenario", scenario="clock_offset", student="s02", params={"minutes": -7})
     board.refresh()
-    assert board.state["students"][1]["scenarios"] == {"clock_offset": {"minutes": -7}}
+    assert board.state["students"][1]["scenarios"]["clock_offset"] == {"minutes": -7}
     say(board, "scenario", scenario="slow", off=True, params={})
-    assert server.posted[-1] == {"scenario": "slow", "off": True}
     board.refresh()
     assert board.state["scenarios"] == {}
 
-    server.set("s01", status="NORMAL")
-    server.set("s02", status="PENDING")
+    call(server, "s01", "POST", CREATE, {})
+    approve(server, "s01")
+    call(server, "s03", "POST", CREATE, {})
     say(board, "scenario", scenario="expire_tokens", student=None, off=False)
     board.refresh()
-    assert statuses(board) == {"s01": "INVALID", "s02": "EXPIRED", "s03": "NONE"}
+    assert statuses(board) == {"s01": "INVALID", "s02": "NONE", "s03": "EXPIRED"}
 
     say(board, "scenario", scenario="slow", student="s99", params={"seconds": 1})
     assert "slow for s99 failed" in board.state["notice"] and "HTTP 400" in board.state["notice"]
@@ -346,7 +257,8 @@ def test_scenario_buttons_post_from_the_kernel_and_show_in_the_rows(make, server
 def test_scenario_messages_of_the_wrong_shape_are_refused_in_words(make, server, content) -> None:
     board = make()
     say(board, "scenario", **content)  # never raises: ipywidgets would show a traceback
-    assert board.state["notice"] and server.posted == []
+    assert board.state["notice"]
+    assert [path for _, _, path, _ in server.requests_seen] == ["/_class/status"]
 
 
 def test_unknown_messages_are_ignored_with_a_notice(make) -> None:
@@ -360,12 +272,13 @@ def test_unknown_messages_are_ignored_with_a_notice(make) -> None:
 def test_scenario_from_a_cell_raises_typed_errors(make, server) -> None:
     board = make()
     assert board.scenario("no_device", "s03")["active"] is True
+    assert server.status()["students"][2]["scenarios"] == {"no_device": {}}
     with pytest.raises(RequestError, match="Unknown scenario"):
         board.scenario("meteor")
     with pytest.raises(RequestError, match="HTTP 400"):
         board.scenario("no_device", "s42")
-    with pytest.raises(AuthenticationError):
-        dashboard(server.url, TEACHER).client.__class__(server.url, " ")
+    with pytest.raises(AuthenticationError, match="empty"):
+        board.set_token(" ")
 
 
 def test_a_server_that_is_down_is_an_error_in_the_widget_never_raised(make, server) -> None:
@@ -386,27 +299,43 @@ def test_the_page_url_and_a_trailing_slash_are_the_server(make, server) -> None:
         dashboard("ftp://example.org", TEACHER)
 
 
-def test_text_and_html_fallbacks_escape_what_the_server_says(make, server) -> None:
-    server.set(
-        "s03",
-        status="<b>NORMAL</b>",
-        last_error="<script>alert(1)</script> wrong secret",
-        exercises=["<img src=x onerror=alert(1)>"],
-        last_seen=server.now - 12,
-    )
-    server.set("s01", status="PENDING", scenarios={"slow": {"seconds": 2}})
-    server.scenarios["<i>meteor</i>"] = {"<u>size</u>": "<s>big</s>"}
+def test_text_and_html_fallbacks(make, server) -> None:
+    call(server, "s01", "POST", CREATE, {})
+    server.scenario("slow", "s01", seconds=2)
     board = make()
     data, _ = board._repr_mimebundle_()
-    html = data["text/html"]
-    assert "<script>" not in html and "<img" not in html
-    assert "<i>" not in html and "<u>" not in html and "<s>" not in html
-    assert "&lt;i&gt;meteor&lt;/i&gt; (&lt;u&gt;size&lt;/u&gt;=&lt;s&gt;big&lt;/s&gt;)" in html
-    assert "&lt;script&gt;alert(1)&lt;/script&gt; wrong secret" in html
     assert "application/vnd.jupyter.widget-view+json" in data
     plain = data["text/plain"]
-    assert "s01" in plain and "PENDING" in plain and "slow answers (2 s)" in plain
-    assert "12 s ago" in plain and "never" in plain
-    # A status word the contract does not know is drawn as NONE, never as given.
-    assert statuses(board)["s03"] == "NONE"
+    assert "s01" in plain and "PENDING" in plain and "slow answers (2.0 s)" in plain
+    assert "0 s ago" in plain and "never" in plain
+    assert "<table" in data["text/html"] and "PENDING" in data["text/html"]
     assert repr(board) == f"<Dashboard {server.url} · 3 students: 2 NONE, 1 PENDING>"
+
+
+def test_what_the_server_says_is_escaped_and_kept_to_its_types() -> None:
+    body = {
+        "now": 1000.0,
+        "scenarios": {"<i>meteor</i>": {"<u>size</u>": "<s>big</s>"}},
+        "students": [
+            {
+                "student": "s03",
+                "status": "<b>NORMAL</b>",
+                "checks": "many",
+                "last_error": "<script>alert(1)</script> wrong secret",
+                "exercises": ["<img src=x onerror=alert(1)>"],
+                "last_seen": 988.0,
+            },
+            {"student": 7},
+            "not a row",
+        ],
+    }
+    status = clean_status(body)
+    (row,) = status["students"]
+    # A status word the contract does not know is drawn as NONE, never as given.
+    assert (row["status"], row["checks"], row["scenarios"]) == ("NONE", 0, {})
+    html = status_html(status, url="http://x<y>")
+    assert "<script>" not in html and "<img" not in html and "&lt;b&gt;" not in html
+    assert "<i>" not in html and "<u>" not in html and "<s>" not in html and "<y>" not in html
+    assert "&lt;i&gt;meteor&lt;/i&gt; (&lt;u&gt;size&lt;/u&gt;=&lt;s&gt;big&lt;/s&gt;)" in html
+    assert "&lt;script&gt;alert(1)&lt;/script&gt; wrong secret" in html
+    assert "12 s ago" in html
