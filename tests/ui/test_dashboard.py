@@ -163,6 +163,7 @@ def test_rows_follow_the_server_while_a_view_is_open_at_most_once_a_second(make,
 
 def test_closing_stops_the_thread(make, server) -> None:
     board = make()
+    board.poll_interval = 0.1
     first = board.state["now"]
     say(board, "hello")
     thread = board._thread
@@ -171,7 +172,7 @@ def test_closing_stops_the_thread(make, server) -> None:
     board.close()
     assert not thread.is_alive()
     calls = len(status_calls(server))
-    thread.join(2 * module.POLL_INTERVAL)  # what a thread still running would use to poll again
+    thread.join(3 * board.poll_interval)  # what a thread still running would use to poll again
     assert len(status_calls(server)) == calls
     say(board, "hello")  # a message after close starts nothing
     assert board._thread is None or not board._thread.is_alive()
@@ -179,6 +180,7 @@ def test_closing_stops_the_thread(make, server) -> None:
 
 def test_polling_ends_when_the_last_view_says_bye_or_is_not_heard_of(make, server) -> None:
     board = make()
+    board.poll_interval = 0.1
     now = [1000.0]
     board._lease_clock = lambda: now[0]
     first = board.state["now"]
@@ -194,7 +196,7 @@ def test_polling_ends_when_the_last_view_says_bye_or_is_not_heard_of(make, serve
     thread = board._thread
     assert thread.is_alive()
     now[0] += module.VIEW_LEASE + 1  # no "alive" from that view since: a closed tab
-    thread.join(2 * module.POLL_INTERVAL + 5)
+    thread.join(5)
     assert not thread.is_alive()
 
 
@@ -216,6 +218,7 @@ def test_a_401_shows_a_message_stops_polling_and_a_new_token_resumes(make, serve
 
 def test_scenario_buttons_post_from_the_kernel_and_show_in_the_rows(make, server) -> None:
     board = make()
+    board.poll_interval = 0.1
     say(board, "hello")
     say(board, "scenario", scenario="slow", student=None, off=False, params={"seconds": 0.5})
     assert board.state["notice"] == "slow started for everyone."

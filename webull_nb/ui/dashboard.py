@@ -391,6 +391,8 @@ class Dashboard(anywidget.AnyWidget):
 
     #: Run scenario calls in a worker thread (tests switch this off to run them inline).
     background = True
+    #: Seconds between two status requests, at least (tests of the thread's life shorten it).
+    poll_interval = POLL_INTERVAL
     #: The kernel's clock for the polling rhythm.
     _monotonic: Callable[[], float] = staticmethod(time.monotonic)
     #: The clock of the views' leases (tests replace it to let a lease run out).
@@ -534,18 +536,18 @@ class Dashboard(anywidget.AnyWidget):
                     self._thread = None
                     break
             since = self._last_read
-            if since is not None and self._monotonic() < since + POLL_INTERVAL:
-                self._sleep(since, POLL_INTERVAL)  # a read just happened (say, dashboard()'s)
+            if since is not None and self._monotonic() < since + self.poll_interval:
+                self._sleep(since, self.poll_interval)  # a read just happened (say, dashboard()'s)
                 continue
             self._soon = False
             if self.refresh():
                 failures = 0
-                delay = POLL_INTERVAL
+                delay = self.poll_interval
             elif self._refused:
                 continue  # a 401: the top of the loop ends it, until a new token
             else:
                 failures += 1
-                delay = min(MAX_BACKOFF, POLL_INTERVAL * 2**failures)
+                delay = min(MAX_BACKOFF, self.poll_interval * 2**failures)
             self._sleep(self._last_read or self._monotonic(), delay)
         if not self._closed:
             with contextlib.suppress(Exception):  # the widget may be closing
@@ -565,7 +567,7 @@ class Dashboard(anywidget.AnyWidget):
                     if not self._view_open():
                         return
                 if self._soon:
-                    deadline = min(deadline, started + POLL_INTERVAL)
+                    deadline = min(deadline, started + self.poll_interval)
 
     # --- messages from the views --------------------------------------------------------------
 
