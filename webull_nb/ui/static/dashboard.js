@@ -87,7 +87,7 @@ function render({ model, el: host }) {
   const tokenInput = el("input", { type: "password", class: "wnb-dash-token", autocomplete: "off", spellcheck: "false" });
   const tokenForm = el(
     "form",
-    { class: "wnb-dash-token-form", "aria-label": "Teacher token" },
+    { class: "wnb-dash-token-form", "aria-label": "A new teacher token" },
     el("label", {}, el("span", { text: "Teacher token" }), tokenInput),
     el("button", { type: "submit", class: "wnb-dash-button wnb-dash-primary", text: "Use this token" }),
   );
@@ -187,7 +187,7 @@ function render({ model, el: host }) {
     const tr = el("tr");
     tr.setAttribute("data-student", student);
     for (const [name] of COLUMNS) {
-      cells[name] = el(name === "student" ? "th" : "td", { class: `wnb-dash-${name}` });
+      cells[name] = el(name === "student" ? "th" : "td", { class: `wnb-dash-col-${name}` });
       tr.append(cells[name]);
     }
     cells.student.setAttribute("scope", "row");
