@@ -64,6 +64,10 @@ __all__ = [
     "VIEW_LEASE",
     "ClassStatusClient",
     "Dashboard",
+    "ago",
+    "check_scenario",
+    "clean_row",
+    "clean_status",
     "dashboard",
     "describe_scenario",
     "status_html",
@@ -682,8 +686,9 @@ def dashboard(url: str, teacher_token: str) -> Dashboard:
     """Return a live dashboard of the class server at ``url`` (its first status already read).
 
     ``teacher_token`` is the roster's; it stays in the kernel (never widget state, never saved
-    in the notebook). The table updates while the widget is shown; an error (a wrong token, a
-    server that is down) is shown in it, never raised.
+    in the notebook). The table updates while the widget is shown; an error of the server (a
+    wrong token, a server that is down) is shown in it, never raised. Only a URL that is not
+    http(s) (``RequestError``) or an empty token (``AuthenticationError``) raise.
     """
     board = Dashboard(url, teacher_token)
     del teacher_token
