@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import itertools
 import json
+import re
 import subprocess
 import sys
 import threading
@@ -342,3 +343,15 @@ def test_what_the_server_says_is_escaped_and_kept_to_its_types() -> None:
     assert "&lt;i&gt;meteor&lt;/i&gt; (&lt;u&gt;size&lt;/u&gt;=&lt;s&gt;big&lt;/s&gt;)" in html
     assert "&lt;script&gt;alert(1)&lt;/script&gt; wrong secret" in html
     assert "12 s ago" in html
+
+
+def test_the_page_and_the_view_are_self_contained_and_draw_text_only() -> None:
+    page = (STATIC.parents[1] / "simulator" / "static" / "classroom.html").read_text()
+    view = (STATIC / "dashboard.js").read_text()
+    for source in (page, view):
+        assert "innerHTML" not in source and "insertAdjacentHTML" not in source
+        assert "localStorage." not in source and "document.write" not in source
+    assert not re.search(r"<(script|link|img|iframe)[^>]*\s(src|href)=", page)
+    assert not re.search(r"""\b(src|href)=["']?(https?:)?//""", page)
+    assert "sessionStorage" in page and "Authorization: `Bearer" in page
+    assert "^import " not in view and "export default" in view
