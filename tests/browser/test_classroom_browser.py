@@ -119,6 +119,8 @@ def test_the_page_follows_three_students_and_a_scenario_click_reaches_the_status
     browser, room, request
 ) -> None:
     page = open_page(browser, room, request)
+    asked: list[str] = []
+    page.on("request", lambda r: asked.append(r.url))
     page.goto(room.url + "/_class/")
     expect(page.get_by_role("heading", name="Class dashboard")).to_be_visible()
 
@@ -194,6 +196,11 @@ def test_the_page_follows_three_students_and_a_scenario_click_reaches_the_status
     times = status_times(room)
     gaps = [b - a for a, b in itertools.pairwise(times)]
     assert len(gaps) >= 3 and min(gaps) >= 0.9, gaps  # answers: latency may vary a little
+
+    # Nothing but this server was asked, and the token never went into a URL.
+    ours = [url for url in asked if url != room.url + "/favicon.ico"]  # the browser's own
+    assert ours and all(url.startswith(room.url + "/_class/") for url in ours), asked
+    assert not [url for url in asked if room.teacher_token in url]
 
     # The token survives a reload of the tab, and nothing is asked again.
     page.reload()
