@@ -22,7 +22,7 @@ from webull_nb.simulator.auth import RateLimiter, SignatureCheck
 from webull_nb.simulator.classroom import Classroom
 from webull_nb.simulator.clock import ManualClock
 from webull_nb.simulator.replies import Reply, SimulatorError
-from webull_nb.simulator.server import CONNECTION_TIMEOUT, SimulatorServer
+from webull_nb.simulator.server import CONNECTION_TIMEOUT, Served, SimulatorServer
 from webull_nb.simulator.service import CONTROL_PREFIX, Service
 from webull_nb.simulator.tokens import SimulatedToken, TokenBook
 
@@ -41,7 +41,7 @@ DEMO_APP_KEY = "demo0000webullnb0000simulator000"
 DEMO_APP_SECRET = "demo-secret-for-the-webull-nb-simulator"  # a public demo value
 
 
-class Simulator:
+class Simulator(Served):
     """A local Webull OpenAPI: serve it with ``with Simulator() as sim: ... sim.url``."""
 
     def __init__(
@@ -127,18 +127,8 @@ class Simulator:
 
     # --- serving --------------------------------------------------------------------------------
 
-    @property
-    def url(self) -> str:
-        """Return the base URL, e.g. ``http://127.0.0.1:8123``."""
-        if self._server is None:
-            raise RuntimeError("the simulator is not running: call start() or use 'with'")
-        return self._server.url
-
-    def start(self) -> Simulator:
-        """Start serving in a background thread."""
-        if self._server is not None:
-            return self
-        self._server = SimulatorServer(
+    def _new_server(self) -> SimulatorServer:
+        return SimulatorServer(
             self._bind,
             self._service.handle,
             clock=self.clock,
@@ -146,29 +136,6 @@ class Simulator:
             local_prefix=CONTROL_PREFIX,
             connection_timeout=self.connection_timeout,
         )
-        self._server.start()
-        return self
-
-    def stop(self) -> None:
-        """Stop serving, close every open connection (kept-alive ones too), release the port."""
-        server, self._server = self._server, None
-        if server is not None:
-            server.stop()
-
-    def serve_forever(self) -> None:
-        """Serve in the calling thread until ``stop()`` is called from another."""
-        server = self.start()._server
-        assert server is not None
-        while server.join(timeout=0.5):
-            pass
-
-    def __enter__(self) -> Simulator:
-        """Start serving."""
-        return self.start()
-
-    def __exit__(self, *exc: object) -> None:
-        """Stop serving."""
-        self.stop()
 
     # --- the simulated phone and the service ----------------------------------------------------
 

@@ -35,7 +35,7 @@ from webull_nb.core.status import IDLE_LIFETIME, VERIFICATION_WINDOW
 from webull_nb.simulator import diagnose
 from webull_nb.simulator.auth import RateLimiter, SignatureCheck
 from webull_nb.simulator.replies import Reply, SimulatorError, error_body, parse_json
-from webull_nb.simulator.server import CONNECTION_TIMEOUT, RawBody, SimulatorServer
+from webull_nb.simulator.server import CONNECTION_TIMEOUT, RawBody, Served, SimulatorServer
 from webull_nb.simulator.service import CONTROL_PREFIX, TOKEN_PATHS, Service
 from webull_nb.simulator.tokens import TokenBook
 
@@ -262,8 +262,10 @@ def snippet_for(url: str, app_key: str, app_secret: str) -> str:
     )
 
 
-class Classroom:
+class Classroom(Served):
     """A class on one simulator: ``with Classroom(30) as room: room.write_roster("r.json")``."""
+
+    _name = "the class server"
 
     def __init__(
         self,
@@ -327,18 +329,8 @@ class Classroom:
 
     # --- serving --------------------------------------------------------------------------------
 
-    @property
-    def url(self) -> str:
-        """Return the base URL it listens on, e.g. ``http://127.0.0.1:8123``."""
-        if self._server is None:
-            raise RuntimeError("the class server is not running: call start() or use 'with'")
-        return self._server.url
-
-    def start(self) -> Classroom:
-        """Start serving in a background thread."""
-        if self._server is not None:
-            return self
-        self._server = SimulatorServer(
+    def _new_server(self) -> SimulatorServer:
+        return SimulatorServer(
             self._bind,
             self.handle,
             clock=self.clock,
@@ -346,29 +338,6 @@ class Classroom:
             local_prefix=None,  # the control plane is signed by a student instead
             connection_timeout=self.connection_timeout,
         )
-        self._server.start()
-        return self
-
-    def stop(self) -> None:
-        """Stop serving, close every open connection, release the port."""
-        server, self._server = self._server, None
-        if server is not None:
-            server.stop()
-
-    def serve_forever(self) -> None:
-        """Serve in the calling thread until ``stop()`` is called from another."""
-        server = self.start()._server
-        assert server is not None
-        while server.join(timeout=0.5):
-            pass
-
-    def __enter__(self) -> Classroom:
-        """Start serving."""
-        return self.start()
-
-    def __exit__(self, *exc: object) -> None:
-        """Stop serving."""
-        self.stop()
 
     # --- the roster -----------------------------------------------------------------------------
 

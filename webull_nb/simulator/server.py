@@ -21,7 +21,7 @@ from collections import deque
 from collections.abc import Callable, Mapping
 from email.utils import formatdate
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-from typing import Any, NamedTuple
+from typing import Any, NamedTuple, TypeVar
 from urllib.parse import unquote, urlsplit
 
 from webull_nb.simulator.replies import Reply, SimulatorError
@@ -300,3 +300,54 @@ class _Handler(BaseHTTPRequestHandler):
         _log.log(
             logging.DEBUG if timed_out else logging.WARNING, "webull-nb simulator: " + format, *args
         )
+
+
+_S = TypeVar("_S", bound="Served")
+
+
+class Served:
+    """Serving for a facade (the Simulator, a Classroom): start, stop, ``with``, the URL.
+
+    A subclass sets ``_server = None`` and builds its server in ``_new_server()``.
+    """
+
+    _server: SimulatorServer | None
+    _name = "the simulator"
+
+    def _new_server(self) -> SimulatorServer:
+        raise NotImplementedError
+
+    @property
+    def url(self) -> str:
+        """Return the base URL it listens on, e.g. ``http://127.0.0.1:8123``."""
+        if self._server is None:
+            raise RuntimeError(f"{self._name} is not running: call start() or use 'with'")
+        return self._server.url
+
+    def start(self: _S) -> _S:
+        """Start serving in a background thread."""
+        if self._server is None:
+            self._server = self._new_server()
+            self._server.start()
+        return self
+
+    def stop(self) -> None:
+        """Stop serving, close every open connection (kept-alive ones too), release the port."""
+        server, self._server = self._server, None
+        if server is not None:
+            server.stop()
+
+    def serve_forever(self) -> None:
+        """Serve in the calling thread until ``stop()`` is called from another."""
+        server = self.start()._server
+        assert server is not None
+        while server.join(timeout=0.5):
+            pass
+
+    def __enter__(self: _S) -> _S:
+        """Start serving."""
+        return self.start()
+
+    def __exit__(self, *exc: object) -> None:
+        """Stop serving."""
+        self.stop()
