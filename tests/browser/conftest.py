@@ -1,17 +1,25 @@
-"""On a failed browser test: a screenshot of the page and the server's log in test-artifacts/."""
+"""The browser tests' Chromium (one per test), and on a failure: a screenshot of the page and
+the server's log in test-artifacts/."""
 
 from __future__ import annotations
 
-import os
 import re
 import shutil
-from pathlib import Path
+from collections.abc import Iterator
+from typing import Any
 
 import pytest
+from chromium import ARTIFACTS, CHROMIUM, CHROMIUM_ARGS
 
-ARTIFACTS = Path(
-    os.environ.get("WEBULL_NB_ARTIFACTS", Path(__file__).resolve().parents[2] / "test-artifacts")
-)
+
+@pytest.fixture
+def browser() -> Iterator[Any]:
+    """Debian's chromium, headless, through Playwright (its own browsers are never installed)."""
+    playwright_api = pytest.importorskip("playwright.sync_api")
+    with playwright_api.sync_playwright() as pw:
+        chromium = pw.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
+        yield chromium
+        chromium.close()
 
 
 @pytest.hookimpl(wrapper=True)

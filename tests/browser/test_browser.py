@@ -24,17 +24,10 @@ from pathlib import Path
 
 import pytest
 import requests
-
-ROOT = Path(__file__).resolve().parents[2]
-CHROMIUM = os.environ.get("WEBULL_NB_CHROMIUM", "/usr/bin/chromium")
-ARTIFACTS = Path(os.environ.get("WEBULL_NB_ARTIFACTS", ROOT / "test-artifacts"))
+from chromium import ARTIFACTS, ROOT, require_chromium
 
 pytestmark = pytest.mark.browser
-
-if not Path(CHROMIUM).exists():
-    if os.environ.get("WEBULL_NB_REQUIRE_BROWSER") == "1":
-        raise RuntimeError(f"chromium not found at {CHROMIUM}; .ci/run installs it")
-    pytest.skip(f"chromium not found at {CHROMIUM}", allow_module_level=True)
+require_chromium()
 
 playwright_api = pytest.importorskip("playwright.sync_api")
 expect = playwright_api.expect
@@ -47,15 +40,6 @@ JUPYTER = {
         "notebooks/quickstart.ipynb",
     ),
 }
-CHROMIUM_ARGS = [
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-quic",
-    "--no-first-run",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-]
 TOKEN = "webull-nb-browser-test"
 KERNEL_STATUS = """() => {
   const widget = window.jupyterapp && window.jupyterapp.shell.currentWidget;
@@ -202,14 +186,6 @@ def jupyter(request, tmp_path):
     )
     yield server
     server.stop()
-
-
-@pytest.fixture
-def browser():
-    with playwright_api.sync_playwright() as pw:
-        chromium = pw.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
-        yield chromium
-        chromium.close()
 
 
 def open_page(browser, server: Server, request, *, clock_shift: float | None = None):

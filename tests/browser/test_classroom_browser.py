@@ -12,7 +12,6 @@ from __future__ import annotations
 import base64
 import itertools
 import json
-import os
 import re
 import tempfile
 from collections.abc import Iterator
@@ -20,34 +19,18 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from chromium import ARTIFACTS, require_chromium
 from helpers import signed_request
 
 from webull_nb.simulator import Classroom
 from webull_nb.ui.dashboard import STATIC
 
-ROOT = Path(__file__).resolve().parents[2]
-CHROMIUM = os.environ.get("WEBULL_NB_CHROMIUM", "/usr/bin/chromium")
-ARTIFACTS = Path(os.environ.get("WEBULL_NB_ARTIFACTS", ROOT / "test-artifacts"))
-
 pytestmark = pytest.mark.browser
-
-if not Path(CHROMIUM).exists():
-    if os.environ.get("WEBULL_NB_REQUIRE_BROWSER") == "1":
-        raise RuntimeError(f"chromium not found at {CHROMIUM}; .ci/run installs it")
-    pytest.skip(f"chromium not found at {CHROMIUM}", allow_module_level=True)
+require_chromium()
 
 playwright_api = pytest.importorskip("playwright.sync_api")
 expect = playwright_api.expect
 
-CHROMIUM_ARGS = [
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-quic",
-    "--no-first-run",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-]
 CREATE, ACCOUNTS = "/openapi/auth/token/create", "/openapi/account/list"
 # Set by any markup that a value from the server could smuggle into the page.
 PWNED = '<img src=x onerror="window.__pwned=1">'
@@ -72,14 +55,6 @@ class ServerLog:
 def room() -> Iterator[Classroom]:
     with Classroom(3) as served:
         yield served
-
-
-@pytest.fixture
-def browser():
-    with playwright_api.sync_playwright() as pw:
-        chromium = pw.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
-        yield chromium
-        chromium.close()
 
 
 def open_page(browser, room: Classroom, request, **options: Any):

@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+import base64
+import hashlib
+import hmac
 import json
-from urllib.parse import urlsplit
+from urllib.parse import quote, urlsplit
 
 import pytest
 import requests
@@ -201,6 +204,24 @@ def test_a_right_signature_is_explained_by_nothing(sim) -> None:
     )
     assert explain(sim, headers["x-signature"]) == ""
     assert explain(sim, headers["x-signature"][::-1]) == WRONG_SECRET
+
+
+@pytest.mark.parametrize("scheme", ["https", "http"])
+def test_the_url_signed_in_place_of_the_host(sim, scheme) -> None:
+    # Made the way a student does by hand (the signer itself refuses a URL as host).
+    fields = {
+        "host": f"{scheme}://h",
+        "x-app-key": sim.app_key,
+        "x-signature-algorithm": "HMAC-SHA1",
+        "x-signature-nonce": "n",
+        "x-signature-version": "1.0",
+        "x-timestamp": "2026-01-01T00:00:00Z",
+    }
+    canonical = ACCOUNTS + "&" + "&".join(f"{k}={v}" for k, v in sorted(fields.items()))
+    key = (sim.app_secret + "&").encode()
+    digest = hmac.new(key, quote(canonical, safe="").encode(), hashlib.sha1).digest()
+    words = explain(sim, base64.b64encode(digest).decode())
+    assert words == f"Host differs: you signed the URL '{scheme}://h', not the Host 'h'"
 
 
 def test_algorithm_header_says_one_signature_is_the_other(sim) -> None:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 import subprocess
 import sys
@@ -134,3 +135,45 @@ def test_explore_runs_headless(tmp_path, monkeypatch) -> None:
     assert "200 v3" in out
     # Errors are boxes: no cell has an error output.
     assert all(o["output_type"] != "error" for cell in nb.cells for o in cell.get("outputs", []))
+
+
+def test_classroom_runs_headless_and_saves_no_secret(tmp_path, monkeypatch) -> None:
+    nb = nbformat.read(NOTEBOOKS / "classroom.ipynb", as_version=4)
+    # One cell more, to learn the class's secrets (held in the kernel) and then look for them.
+    nb.cells.append(
+        nbformat.v4.new_code_cell(
+            "import json, pathlib\n"
+            "pathlib.Path('held.json').write_text(json.dumps([APP_SECRET, room.teacher_token]))"
+        )
+    )
+    execute(nb, tmp_path, monkeypatch)
+    nb.cells.pop()
+    out = text_of(nb)
+    assert all(o["output_type"] != "error" for cell in nb.cells for o in cell.get("outputs", []))
+    assert "status: NORMAL" in out
+    # Exercise 1: the right signature passes; the URL signed as Host is named, twice.
+    assert (
+        "signature exercise passed: right: your canonical string, string to sign and "
+        "signature match" in out
+    )
+    assert (
+        "host differs: expected 'host=api.webull.com', yours 'host=https://api.webull.com'" in out
+    )
+    assert (
+        "Host differs: you signed the URL 'https://api.webull.com', not the Host 'api.webull.com'"
+        in out
+    )
+    # Exercise 2: a polite loop; exercise 3: the teacher ends the token, the student recovers.
+    assert "polling exercise passed: 3 checks, at most 3 in any 30 s, no 429" in out
+    assert "your token now: INVALID" in out
+    assert "recovery exercise passed: recovered: INVALID → NORMAL" in out
+    assert out.count("(reported to the class)") == 3
+    # The teacher's view has each passed exercise, and the other students untouched.
+    assert "s01  NORMAL   passed: signature, polling, recovery" in out
+    assert "s02  NONE     passed: -" in out
+    # Saved with its widget state, the notebook holds neither the secret nor the teacher token.
+    secret, teacher_token = json.loads((tmp_path / "held.json").read_text())
+    saved = nbformat.writes(nb)
+    assert "widgets" in nb.metadata, "no widget state was saved: nothing was looked at"
+    for name, value in (("app secret", secret), ("teacher token", teacher_token)):
+        assert value[:8] not in saved, f"the {name} is in the saved notebook"
