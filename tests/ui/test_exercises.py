@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
+import gc
 import json
+import warnings
 
 import pytest
 from helpers import Canned, FaultServer
@@ -11,7 +14,13 @@ from helpers import Canned, FaultServer
 from webull_nb.core.errors import RateLimitError
 from webull_nb.core.signing import canonical_string, percent_encode, sign
 from webull_nb.session import Session
-from webull_nb.teach import ExerciseResult, check_polling, check_recovery, check_signature
+from webull_nb.teach import (
+    ExerciseResult,
+    check_polling,
+    check_recovery,
+    check_recovery_async,
+    check_signature,
+)
 
 KEY = "demo0000webullnb0000simulator000"
 SECRET = "demo-secret-for-the-webull-nb-simulator"
@@ -235,6 +244,47 @@ def test_recovery_from_expired_and_what_a_wrong_one_hears(session, sim, clock, a
     assert check_recovery(session, lambda s: s.check_token(), report=False).message.startswith(
         "nothing to recover: the token is NORMAL"
     )
+
+
+def expired(session: Session, sim, clock) -> None:
+    session.create_token()
+    clock.advance(sim.verification_window + 1)
+    assert session.check_token() == "EXPIRED"
+
+
+def test_recovery_async_lets_the_phone_approve_while_it_waits(
+    session, sim, clock, approve_latest
+) -> None:
+    expired(session, sim, clock)
+
+    def phone() -> None:  # runs only if recover awaits without blocking the loop
+        approve_latest(sim)
+        session.check_token()
+
+    async def recover(s: Session) -> None:
+        s.create_token()
+        asyncio.get_running_loop().call_soon(phone)
+        await s.wait_async(timeout=10)
+
+    result = asyncio.run(check_recovery_async(session, recover, report=False))
+    assert result.passed, result
+    assert dict(result.facts) == {"before": "EXPIRED", "after": "NORMAL", "a new token": "yes"}
+
+
+def test_recovery_given_an_async_function_says_to_await_it(session, sim, clock) -> None:
+    expired(session, sim, clock)
+
+    async def recover(s: Session) -> None:
+        s.create_token()
+
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        result = check_recovery(session, recover, report=False)
+        gc.collect()
+    assert not [w for w in caught if "never awaited" in str(w.message)]
+    assert not result.passed
+    assert "use await teach.check_recovery_async(session, recover)" in result.message
+    assert dict(result.facts)["a new token"] == "no"
 
 
 # --- reporting -------------------------------------------------------------------------------

@@ -382,7 +382,9 @@ class Session(TokenModel):
 
         Ctrl-C or a kernel interrupt ends the wait cleanly; checking goes on in the
         background. In a terminal a one-line live status is printed meanwhile; in a notebook
-        the panel keeps updating and its buttons keep working.
+        the panel keeps updating, but the kernel holds its clicks (the phone's Confirm too)
+        until the cell ends: to approve from the panel while waiting, ``await
+        session.wait_async()``.
         """
         return waiting.block(self, lambda: self.status != "PENDING", timeout, progress)
 

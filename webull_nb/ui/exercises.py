@@ -11,6 +11,7 @@ from __future__ import annotations
 import contextlib
 import hashlib
 import hmac
+import inspect
 import json
 import re
 from collections.abc import Callable, Iterator
@@ -35,6 +36,7 @@ __all__ = [
     "SignatureCheckResult",
     "check_polling",
     "check_recovery",
+    "check_recovery_async",
     "check_signature",
 ]
 
@@ -61,6 +63,11 @@ _DETAIL = 300  # characters of a report's detail
 def _clip(text: str, limit: int = _SHOWN) -> str:
     text = text.replace("\r", "\\r").replace("\n", "\\n")
     return text if len(text) <= limit else text[: limit - 1] + "…"
+
+
+def _raised(exc: BaseException) -> str:
+    """What a student's code raised, in one short line."""
+    return f"{type(exc).__name__}: {_clip(str(exc), 160)}"
 
 
 # --- showing a result -----------------------------------------------------------------------
@@ -550,7 +557,7 @@ def check_polling(
         except RateLimitError:
             pass  # counted: the loop met the limit and did not handle it
         except Exception as exc:  # the student's code: say what it raised, do not crash
-            raised = f"{type(exc).__name__}: {_clip(str(exc), 160)}"
+            raised = _raised(exc)
     checks = len(counter.times)
     most = counter.most_in_a_window()
     limited = counter.refused_here + counter.refused_429
@@ -590,32 +597,29 @@ def check_polling(
 # --- check_recovery --------------------------------------------------------------------------
 
 
-def check_recovery(
-    session: Session, recover: Callable[[Session], Any], *, report: bool = True
-) -> ExerciseResult:
-    """Run ``recover(session)`` on an EXPIRED or INVALID token; pass when it is NORMAL after."""
+def _recovery_start(session: Session, report: bool) -> tuple[str, str, ExerciseResult | None]:
+    """(status before, token hint before, a result when there is nothing to recover)."""
     before = session.status
     if before == "NORMAL":
         # The view may be older than the service (the teacher just expired every token).
         with contextlib.suppress(WebullError):
             session.check_token()
         before = session.status
-    hint_before = session.token_hint
-    facts = [("before", before)]
-    if before not in ("EXPIRED", "INVALID"):
-        message = (
-            f"nothing to recover: the token is {before}; this exercise starts from an EXPIRED "
-            "or INVALID token (wait for one, or for the teacher's expire_tokens)"
-        )
-        reported = _report(session, "recovery", False, message) if report else ""
-        return ExerciseResult("recovery", False, message, tuple(facts), reported)
-    raised = ""
-    try:
-        recover(session)
-    except Exception as exc:  # the student's code: say what it raised, do not crash
-        raised = f"{type(exc).__name__}: {_clip(str(exc), 160)}"
+    if before in ("EXPIRED", "INVALID"):
+        return before, session.token_hint, None
+    message = (
+        f"nothing to recover: the token is {before}; this exercise starts from an EXPIRED "
+        "or INVALID token (wait for one, or for the teacher's expire_tokens)"
+    )
+    reported = _report(session, "recovery", False, message) if report else ""
+    return before, "", ExerciseResult("recovery", False, message, (("before", before),), reported)
+
+
+def _recovery_result(
+    session: Session, before: str, hint_before: str, raised: str, report: bool
+) -> ExerciseResult:
     after = session.status
-    facts.append(("after", after))
+    facts = [("before", before), ("after", after)]
     facts.append(("a new token", "yes" if session.token_hint != hint_before else "no"))
     if raised:
         facts.append(("your function raised", raised))
@@ -624,8 +628,8 @@ def check_recovery(
         message = f"recovered: {before} → NORMAL"
     elif after == "PENDING":
         message = (
-            "the new token is PENDING: approve it on the phone, then wait for it "
-            "(session.wait_until_normal())"
+            "the new token is PENDING: approve it on the phone, and have your function wait "
+            "for it (session.wait(), or await session.wait_async() with check_recovery_async)"
         )
     elif raised:
         message = f"your function raised {raised}"
@@ -636,3 +640,47 @@ def check_recovery(
         )
     reported = _report(session, "recovery", passed, message) if report else ""
     return ExerciseResult("recovery", passed, message, tuple(facts), reported)
+
+
+def check_recovery(
+    session: Session, recover: Callable[[Session], Any], *, report: bool = True
+) -> ExerciseResult:
+    """Run ``recover(session)`` on an EXPIRED or INVALID token; pass when it is NORMAL after.
+
+    In a notebook prefer ``check_recovery_async``: while a cell blocks (in ``session.wait()``,
+    say), the kernel holds the panel's clicks back, so the phone cannot approve the new token.
+    """
+    before, hint_before, nothing = _recovery_start(session, report)
+    if nothing is not None:
+        return nothing
+    raised = ""
+    try:
+        outcome = recover(session)
+        if inspect.isawaitable(outcome):
+            with contextlib.suppress(AttributeError):
+                outcome.close()  # type: ignore[union-attr]  # never awaited: no warning
+            raised = (
+                "TypeError: your function is async: "
+                "use await teach.check_recovery_async(session, recover)"
+            )
+    except Exception as exc:  # the student's code: say what it raised, do not crash
+        raised = _raised(exc)
+    return _recovery_result(session, before, hint_before, raised, report)
+
+
+async def check_recovery_async(
+    session: Session, recover: Callable[[Session], Any], *, report: bool = True
+) -> ExerciseResult:
+    """Like ``check_recovery``, awaiting ``recover(session)`` when it is async: in a notebook
+    the panel and its phone keep working meanwhile (``await`` this in a cell)."""
+    before, hint_before, nothing = _recovery_start(session, report)
+    if nothing is not None:
+        return nothing
+    raised = ""
+    try:
+        outcome = recover(session)
+        if inspect.isawaitable(outcome):
+            await outcome
+    except Exception as exc:  # the student's code: say what it raised, do not crash
+        raised = _raised(exc)
+    return _recovery_result(session, before, hint_before, raised, report)
