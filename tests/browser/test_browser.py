@@ -1,4 +1,5 @@
-"""The panel in a real browser: JupyterLab 4, Notebook 7, marimo and Voila, used as a person would.
+"""The panel in a real browser: JupyterLab 4 (the quickstart and the class exercises), Notebook 7,
+marimo and Voila, used as a person would.
 
 Needs Debian's chromium (``/usr/bin/chromium``) and the ``browser`` extra; never
 ``playwright install``. Skipped where chromium is missing, unless WEBULL_NB_REQUIRE_BROWSER=1
@@ -34,6 +35,11 @@ expect = playwright_api.expect
 
 JUPYTER = {
     "lab": ("jupyterlab", "--LabApp.expose_app_in_browser=True", "lab/tree/quickstart.ipynb"),
+    "lab-classroom": (
+        "jupyterlab",
+        "--LabApp.expose_app_in_browser=True",
+        "lab/tree/classroom.ipynb",
+    ),
     "notebook7": (
         "notebook",
         "--JupyterNotebookApp.expose_app_in_browser=True",
@@ -160,7 +166,8 @@ def jupyter(request, tmp_path):
     module, expose, path = JUPYTER[name]
     root = tmp_path / "root"
     root.mkdir()
-    shutil.copyfile(ROOT / "notebooks" / "quickstart.ipynb", root / "quickstart.ipynb")
+    notebook = Path(path).name
+    shutil.copyfile(ROOT / "notebooks" / notebook, root / notebook)
     news = tmp_path / "settings" / "@jupyterlab" / "apputils-extension"
     news.mkdir(parents=True)
     (news / "notification.jupyterlab-settings").write_text(json.dumps({"fetchNews": "false"}))
@@ -180,7 +187,7 @@ def jupyter(request, tmp_path):
             f"--ServerApp.root_dir={root}",
             expose,
         ],
-        f"{base}/{path}{'?reset&token=' if name == 'lab' else '?token='}{TOKEN}",
+        f"{base}/{path}{'?reset&token=' if module == 'jupyterlab' else '?token='}{TOKEN}",
         f"{base}/api/status?token={TOKEN}",
         tmp_path,
     )
@@ -239,8 +246,8 @@ def approve_on_the_phone(page, panel) -> None:
     expect(panel.locator(".wnb-phone-result")).to_contain_text("Approved")
 
 
-def run_the_quickstart(browser, jupyter, request, clock_shift: int):
-    """Open the quickstart, run all cells, and return (page, panel, badge) once it shows."""
+def run_the_quickstart(browser, jupyter, request, clock_shift: int | None):
+    """Open the notebook, run all cells, and return (page, panel, badge) once it shows."""
     page = open_page(browser, jupyter, request, clock_shift=clock_shift)
     page.goto(jupyter.url)
     page.wait_for_function(KERNEL_IDLE, timeout=90_000)
@@ -295,6 +302,30 @@ def test_jupyterlab_quickstart_with_a_skewed_clock_and_a_stopped_kernel(
     # Settled: the phone no longer says the panel "turns NORMAL at its next check".
     expect(panel.locator(".wnb-phone-result")).to_have_text("✓ Approved: the token is NORMAL.")
     screenshot(panel, "lab-normal.png")
+
+
+@pytest.mark.parametrize("jupyter", ["lab-classroom"], indirect=True)
+def test_jupyterlab_class_exercises_with_the_phone_approving_while_a_cell_awaits(
+    jupyter, browser, request
+) -> None:
+    # The class notebook as a student on their own runs it: every code typed on the phone.
+    page, panel, badge = run_the_quickstart(browser, jupyter, request, clock_shift=None)
+    panel.get_by_role("button", name="Create token").click()
+    approve_on_the_phone(page, panel)
+    boxes = page.locator(".webull-nb-exercise")
+    expect(boxes.filter(has_text="signature exercise passed")).to_have_count(1, timeout=30_000)
+    expect(boxes.filter(has_text="polling exercise passed")).to_have_count(1, timeout=30_000)
+    # The teacher ended the token; the recovery cell now awaits a new one: only the phone,
+    # clicked while that cell runs, can approve it.
+    expect(page.get_by_text("your token now: INVALID")).to_be_visible(timeout=30_000)
+    expect(badge).to_contain_text("PENDING", timeout=30_000)
+    approve_on_the_phone(page, panel)
+    recovered = boxes.filter(has_text="recovery exercise passed")
+    expect(recovered).to_contain_text("recovered: INVALID → NORMAL", timeout=30_000)
+    expect(recovered).to_contain_text("reported to the class")
+    expect(page.get_by_text("s01  NORMAL   passed: signature, polling, recovery")).to_be_visible(
+        timeout=30_000
+    )
 
 
 @pytest.mark.parametrize("jupyter", ["notebook7"], indirect=True)
