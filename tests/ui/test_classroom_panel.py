@@ -47,3 +47,27 @@ def test_a_phone_with_a_wrong_key_pair_says_the_server_refused_it(tmp_path) -> N
         finally:
             panel.close()
             panel.session.close()
+
+
+def test_a_key_pair_typed_into_the_panels_form_signs_the_phone_too(tmp_path) -> None:
+    # A student who ran panel(simulator=URL) alone gets the demo key pair; then types theirs.
+    with Classroom(2) as room:
+        panel = webull_nb.panel(simulator=room.url, token_dir=tmp_path)
+        panel.background = False
+        try:
+            assert "refused the phone" in panel.simulated_phone.refresh()["problem"]
+            key, secret = room.credentials("s02")
+            panel._on_message(
+                panel, {"action": "credentials", "app_key": key, "app_secret": secret}, []
+            )
+            assert panel.session.error == ""
+            assert panel.phone["problem"] == ""  # the panel's phone, as the browser draws it
+            panel.session.create_token()
+            code = panel.simulated_phone.refresh()["sms"]
+            assert code == room.sms_inbox("s02")[-1]["code"]
+            panel._on_message(panel, {"action": "sms", "code": code}, [])
+            assert panel.session.check_token() == "NORMAL"
+            assert secret not in repr(panel.simulated_phone._inbox)
+        finally:
+            panel.close()
+            panel.session.close()

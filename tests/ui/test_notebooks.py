@@ -177,3 +177,30 @@ def test_classroom_runs_headless_and_saves_no_secret(tmp_path, monkeypatch) -> N
     assert "widgets" in nb.metadata, "no widget state was saved: nothing was looked at"
     for name, value in (("app secret", secret), ("teacher token", teacher_token)):
         assert value[:8] not in saved, f"the {name} is in the saved notebook"
+
+
+def test_classroom_joins_a_class_served_elsewhere(tmp_path, monkeypatch) -> None:
+    # A student's kernel, the teacher's class server here: URL and key pasted, secret asked.
+    from webull_nb.simulator import Classroom
+
+    nb = nbformat.read(NOTEBOOKS / "classroom.ipynb", as_version=4)
+    cut = next(i for i, cell in enumerate(nb.cells) if "room.scenario(" in cell.source)
+    nb.cells = nb.cells[:cut]  # the recovery waits for the teacher: up to the polling exercise
+    with Classroom(2, auto_verify_after=1) as room:
+        key, secret = room.credentials("s02")
+        setup = nb.cells[1]
+        assert 'CLASS_URL = ""' in setup.source and 'APP_KEY = ""' in setup.source
+        setup.source = setup.source.replace('CLASS_URL = ""', f"CLASS_URL = {room.url!r}")
+        setup.source = setup.source.replace('APP_KEY = ""', f"APP_KEY = {key!r}")
+        # What the student types at the prompt (nbclient has no stdin to answer it).
+        typed = "import os\nget_ipython().kernel.getpass = lambda *a, **k: os.environ['TYPED']"
+        nb.cells.insert(1, nbformat.v4.new_code_cell(typed))
+        execute(nb, tmp_path, monkeypatch, TYPED=secret)
+        rows = {row["student"]: row for row in room.status()["students"]}
+    out = text_of(nb)
+    assert "you are s01" not in out and "status: NORMAL" in out
+    assert out.count("(reported to the class)") == 2
+    assert rows["s02"]["status"] == "NORMAL"
+    assert rows["s02"]["exercises"] == ["signature", "polling"]
+    assert rows["s01"]["exercises"] == [] and rows["s01"]["status"] == "NONE"
+    assert secret[:8] not in nbformat.writes(nb)

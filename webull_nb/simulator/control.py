@@ -52,9 +52,7 @@ class SimControl:
         self._key: str | None = None
         self._secret: Secret[str] | None = None
         if credentials is not None:
-            key, secret = credentials
-            self._key = key
-            self._secret = secret if isinstance(secret, Secret) else Secret(secret)
+            self.use_credentials(*credentials)
         # The server's clock minus ours, learned from a refusal for skew (a class may run
         # with its clock off on purpose): the phone keeps working.
         self._offset = 0.0
@@ -63,6 +61,11 @@ class SimControl:
         """Show where it reaches, and with which app key (never the secret)."""
         signed = f", app_key={self._key!r}" if self._key else ""
         return f"SimControl({self.url!r}{signed})"
+
+    def use_credentials(self, app_key: str, app_secret: str | Secret[str]) -> None:
+        """Sign the next requests with this key pair (a student's, typed into the panel)."""
+        self._key = app_key
+        self._secret = app_secret if isinstance(app_secret, Secret) else Secret(app_secret)
 
     def sms_inbox(self) -> list[dict[str, Any]]:
         """Return the codes "sent" for tokens still awaiting verification, newest last."""

@@ -75,6 +75,14 @@ class SimulatedPhone:
         """The in-process simulator, or None when it is reached over its control plane."""
         return self._inbox if isinstance(self._inbox, Simulator) else None
 
+    def use_credentials(self, app_key: str, app_secret: Any) -> None:
+        """Sign with this key pair from now on (an in-process simulator needs none)."""
+        if isinstance(self._inbox, SimControl):
+            with self._lock:
+                self._inbox.use_credentials(app_key, app_secret)
+                self._token = None  # the codes shown were another account's
+                self.state = {"sms": "", "result": "", "problem": ""}
+
     def refresh(self) -> dict[str, str]:
         """Read the newest code awaiting entry and return the phone's state."""
         with self._lock:

@@ -320,6 +320,10 @@ class TokenPanel(anywidget.AnyWidget):
             environment=choice["environment"] or s.environment,
             api=choice["api"] or s.api,
         )
+        if self.simulated_phone is not None:
+            # A class server answers a phone signed with the student's own key pair only.
+            self.simulated_phone.use_credentials(key.strip(), secret)
+            self.refresh(phone=True)
 
     def _sms(self, code: str) -> None:
         if self.simulated_phone is None:
