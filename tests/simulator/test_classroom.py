@@ -588,6 +588,26 @@ def test_class_mode_needs_a_roster(capsys) -> None:
         main(["--students", "0", "--roster", "r.json"])
 
 
+@pytest.mark.parametrize(
+    ("flag", "expected"),
+    [([], "from-the-environment"), (["--teacher-token", "from-a-flag"], "from-a-flag")],
+)
+def test_the_teacher_token_comes_from_the_environment_unless_a_flag_gives_it(
+    tmp_path, monkeypatch, capsys, flag, expected
+) -> None:
+    from webull_nb.simulator.__main__ import build_parser, serve_class
+
+    monkeypatch.setenv("WEBULL_NB_TEACHER_TOKEN", "from-the-environment")
+    roster = tmp_path / "r.json"
+    args = build_parser().parse_args(["--students", "1", "--roster", str(roster), *flag])
+    stop = threading.Event()
+    stop.set()  # serve, write the roster, print, and end at once
+    assert serve_class(args, stop=stop) == 0
+    assert json.loads(roster.read_text())["teacher_token"] == expected
+    shown = capsys.readouterr()
+    assert expected not in shown.out + shown.err
+
+
 @pytest.mark.slow
 def test_cli_serves_a_class_from_a_0600_roster(tmp_path: Path) -> None:
     roster_path, csv_path = tmp_path / "R.json", tmp_path / "R.csv"

@@ -12,6 +12,7 @@ __all__ = [
     "REGION",
     "SIMULATOR_URL",
     "STORE",
+    "TEACHER_TOKEN",
     "TOKEN_DIR",
     "get",
 ]
@@ -29,6 +30,9 @@ STORE = "WEBULL_NB_STORE"
 SIMULATOR_URL = "WEBULL_NB_SIMULATOR_URL"
 #: Set by ``webull-nb demo --headless``: the quickstart approves its token by itself.
 AUTOPILOT = "WEBULL_NB_AUTOPILOT"
+#: A class server's teacher token when ``--teacher-token`` is not given: unlike a flag, the
+#: environment of a process is not shown to other users by ``ps``.
+TEACHER_TOKEN = "WEBULL_NB_TEACHER_TOKEN"
 
 
 def get(name: str) -> str | None:

@@ -15,6 +15,7 @@ import sys
 import threading
 from pathlib import Path
 
+from webull_nb.core import env
 from webull_nb.core.status import VERIFICATION_WINDOW
 from webull_nb.simulator import DEMO_APP_KEY, DEMO_APP_SECRET, Simulator
 from webull_nb.simulator.classroom import MAX_STUDENTS, Classroom
@@ -112,7 +113,9 @@ def add_class_arguments(parser: argparse.ArgumentParser, *, required: bool = Fal
         "--teacher-token",
         default=None,
         metavar="T",
-        help="the teacher's bearer token for /_class/ (default: a random one, in the roster)",
+        help="the teacher's bearer token for /_class/ (default: $WEBULL_NB_TEACHER_TOKEN, "
+        "else a random one, in the roster); a flag is visible to other users in ps, the "
+        "variable is not",
     )
     group.add_argument(
         "--public-url",
@@ -155,7 +158,7 @@ def serve_class(args: argparse.Namespace, *, stop: threading.Event | None = None
         host=args.host,
         port=args.port,
         auto_verify_after=args.auto_verify_after,
-        teacher_token=args.teacher_token,
+        teacher_token=args.teacher_token or env.get(env.TEACHER_TOKEN),
         public_url=args.public_url,
     )
     if args.no_device:
