@@ -382,16 +382,16 @@ def check_signature(
     del app_secret  # boxed: no traceback of this frame shows it
     data = body.encode("utf-8") if isinstance(body, str) else (bytes(body) if body else b"")
     pairs = query_pairs(query)
-    want = signing.canonical_string(
-        app_key,
-        host=host,
-        path=path,
-        query=pairs,
-        body=data,
-        algorithm=algorithm,
-        timestamp=timestamp,
-        nonce=nonce,
-    )
+    inputs: dict[str, Any] = {
+        "host": host,
+        "path": path,
+        "query": pairs,
+        "body": data,
+        "algorithm": algorithm,
+        "timestamp": timestamp,
+        "nonce": nonce,
+    }
+    want = signing.canonical_string(app_key, **inputs)
     digest_name = signing.ALGORITHMS[algorithm][0]
     digest = hashlib.new(digest_name, data).hexdigest().upper() if data else None
     expected = _expected_parts(app_key, host, path, pairs, digest, algorithm, timestamp, nonce)
@@ -417,17 +417,7 @@ def check_signature(
                 else _first_difference(encoded, string_to_sign)
             )
     if signature is not None:
-        right = signing.sign(
-            app_key,
-            secret,
-            host=host,
-            path=path,
-            query=pairs,
-            body=data,
-            algorithm=algorithm,
-            timestamp=timestamp,
-            nonce=nonce,
-        )["x-signature"]
+        right = signing.sign(app_key, secret, **inputs)["x-signature"]
         good = hmac.compare_digest(right.encode(), signature.strip().encode())
         parts.append(("signature", mask(right), _clip(signature.strip()), good))
         if not good and not message:
