@@ -187,11 +187,14 @@ def test_classroom_joins_a_class_served_elsewhere(tmp_path, monkeypatch) -> None
     cut = next(i for i, cell in enumerate(nb.cells) if "room.scenario(" in cell.source)
     nb.cells = nb.cells[:cut]  # the recovery waits for the teacher: up to the polling exercise
     with Classroom(2, auto_verify_after=1) as room:
-        key, secret = room.credentials("s02")
+        _, secret = room.credentials("s02")
         setup = nb.cells[1]
         assert 'CLASS_URL = ""' in setup.source and 'APP_KEY = ""' in setup.source
-        setup.source = setup.source.replace('CLASS_URL = ""', f"CLASS_URL = {room.url!r}")
-        setup.source = setup.source.replace('APP_KEY = ""', f"APP_KEY = {key!r}")
+        # The two lines the teacher's snippet gives for this notebook, pasted over the blanks.
+        pasted = [line for line in room.snippet("s02").splitlines() if line[:1].isupper()]
+        assert [line.split(" = ")[0] for line in pasted] == ["CLASS_URL", "APP_KEY"]
+        for line in pasted:
+            setup.source = setup.source.replace(line.split(" = ")[0] + ' = ""', line)
         # What the student types at the prompt (nbclient has no stdin to answer it).
         typed = "import os\nget_ipython().kernel.getpass = lambda *a, **k: os.environ['TYPED']"
         nb.cells.insert(1, nbformat.v4.new_code_cell(typed))
