@@ -670,3 +670,69 @@ def test_cli_serves_a_class_from_a_0600_roster(tmp_path: Path) -> None:
         proc.kill()
         proc.stdout.close()
         proc.stderr.close()
+
+
+# --- what a hostile or unlucky request must not do -----------------------------------------------
+
+
+def test_ending_a_clock_offset_leaves_the_rate_budget_on_the_class_clock(room, clock) -> None:
+    room.scenario("clock_offset", student="s01", minutes=7)
+    ahead = lambda: clock() + 420  # noqa: E731 (the student's clients follow the server's Date)
+    for _ in range(10):
+        assert call(room, "s01", "POST", V2_CHECK, {"token": "t"}, clock=ahead).status_code == 200
+    room.scenario("clock_offset", student="s01", off=True)
+    refused = call(room, "s01", "POST", V2_CHECK, {"token": "t"})
+    assert refused.status_code == 429
+    assert int(refused.headers["Retry-After"]) <= 30  # the window, not the 7 minutes
+    clock.advance(31)
+    assert call(room, "s01", "POST", V2_CHECK, {"token": "t"}).status_code == 200
+
+
+def test_a_request_with_only_the_app_key_spends_no_scenario(room) -> None:
+    room.scenario("server_errors", student="s02", count=2)
+    for _ in range(3):
+        forged = call(room, "s02", "GET", ACCOUNTS, secret="a-guess-at-the-secret")
+        assert forged.status_code == 401
+    assert room.status()["students"][1]["scenarios"]["server_errors"]["count"] == 2
+    assert call(room, "s02", "GET", ACCOUNTS).status_code == 503  # still owed to s02
+
+
+def test_a_class_scenario_started_while_the_status_is_read_stays_in_view(room) -> None:
+    last = room._students["s03"]
+    real_row = last.row
+    started = threading.Event()
+
+    def row_then_a_teachers_click() -> dict:
+        answer = real_row()
+        click = threading.Thread(target=lambda: (room.scenario("slow", seconds=0), started.set()))
+        click.start()
+        click.join(0.2)  # fixed: it waits for the status to be read; else it lands in between
+        return answer
+
+    last.row = row_then_a_teachers_click
+    room.status()
+    last.row = real_row
+    assert started.wait(5)
+    assert room.status()["scenarios"] == {"slow": {"seconds": 0.0}}
+
+
+@pytest.mark.parametrize("token", ["lehrerpaß1234", "my class token", "tab\tinside1"])
+def test_a_teacher_token_an_http_header_cannot_carry_is_refused_at_start(token) -> None:
+    with pytest.raises(ValueError, match="printable ASCII"):
+        Classroom(1, teacher_token=token)
+
+
+def test_a_signature_that_is_not_ascii_is_a_401_not_a_500(room) -> None:
+    answer = call(room, "s01", "GET", ACCOUNTS, override={"x-signature": "é" * 28})
+    assert (answer.status_code, answer.json()["error_code"]) == (401, "INCORRECT_SIGN")
+    assert row(room, "s01")["signature_errors"] == 1
+
+
+def test_a_student_keeps_at_most_thirty_exercise_names(room) -> None:
+    for n in range(30):
+        report = {"exercise": f"e{n}", "passed": True}
+        assert call(room, "s01", "POST", "/_class/exercise", report).status_code == 200
+    refused = call(room, "s01", "POST", "/_class/exercise", {"exercise": "e30", "passed": True})
+    assert (refused.status_code, refused.json()["error_code"]) == (400, "TOO_MANY_EXERCISES")
+    again = call(room, "s01", "POST", "/_class/exercise", {"exercise": "e0", "passed": True})
+    assert again.status_code == 200 and len(row(room, "s01")["exercises"]) == 30

@@ -75,7 +75,8 @@ class SignatureCheck:
             timestamp=headers["x-timestamp"],
             nonce=headers["x-signature-nonce"],
         )["x-signature"]
-        if not secrets.compare_digest(expected, headers["x-signature"]):
+        given = headers["x-signature"].encode("utf-8", "replace")  # any text: a 401, never a 500
+        if not secrets.compare_digest(expected.encode("ascii"), given):
             raise SimulatorError(401, "INCORRECT_SIGN", "the signature does not match")
         self._use_nonce(headers["x-signature-nonce"], now)
 

@@ -2,9 +2,11 @@
 
 ``Classroom`` serves N simulated accounts from one process. Each student has a key pair of
 their own and, behind it, a ``Service`` of their own (tokens, SMS inbox, rate budget, order
-book, nonces), so nothing one student does is seen by another. Requests go to the student
-whose ``x-app-key`` they carry; the control plane (``/_sim/...``) must be signed by that
-student, so it needs no loopback-only rule and a class may bind beyond localhost.
+book, nonces), so nothing one student does reaches another's account. Requests go to the
+student whose ``x-app-key`` they carry and are checked against that student's secret before
+anything else (a refusal only counts on the row as a signature error); the control plane
+(``/_sim/...``) must be signed too, so it needs no loopback-only rule and a class may bind
+beyond localhost (plain HTTP: a trusted network, or a TLS proxy in front).
 
 The teacher's side is under ``/_class/``: the dashboard page (public, it holds nothing),
 ``status`` and ``scenario`` (both need ``Authorization: Bearer <teacher_token>``), and
@@ -74,6 +76,7 @@ _PAGE_HEADERS = {
 _NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.-]{0,63}")
 _MAX_REASON = 300
 _MAX_EXERCISE = 100
+_MAX_EXERCISES = 30  # names kept per student
 _MAX_DETAIL = 2000
 
 
@@ -115,9 +118,9 @@ class _Student:
             auto_verify_after=auto_verify_after,
         )
         self.check = SignatureCheck(app_key, app_secret, self.clock)
-        self.service = Service(
-            self.tokens, self.check, RateLimiter(self.clock), control_signed=True
-        )
+        # The budget runs on the class's clock, not the student's: a clock_offset turned off
+        # must not leave checks stamped minutes ahead, filling the window until then.
+        self.service = Service(self.tokens, self.check, RateLimiter(clock), control_signed=True)
         self.lock = threading.Lock()
         self.checks = 0
         self.rate_limited = 0
@@ -287,8 +290,14 @@ class Classroom(Served):
     ) -> None:
         if environment not in ("prod", "uat"):
             raise ValueError("environment must be 'prod' or 'uat'")
-        if teacher_token is not None and len(teacher_token) < 8:
-            raise ValueError("the teacher token must have at least 8 characters")
+        if teacher_token is not None and (
+            len(teacher_token) < 8 or not re.fullmatch(r"[!-~]+", teacher_token)
+        ):
+            # Printable ASCII only: an HTTP header carries it, and the page and the dashboard
+            # refuse anything else.
+            raise ValueError(
+                "the teacher token must have at least 8 characters, printable ASCII without spaces"
+            )
         self.clock = clock
         self.environment = environment
         self.students: list[str] = _student_names(students)
@@ -401,8 +410,10 @@ class Classroom(Served):
 
     def status(self) -> dict[str, Any]:
         """Return the teacher's view: every student's token status, counters and scenarios."""
-        rows = [student.row() for student in self._students.values()]
         with self._lock:
+            # Rows read under the class lock (then each student's, the order _trigger takes):
+            # a scenario started meanwhile must not look used up and vanish from the view.
+            rows = [student.row() for student in self._students.values()]
             for name in list(self._class_scenarios):
                 if not any(name in row["scenarios"] for row in rows):
                     del self._class_scenarios[name]  # used up (server_errors) or ended for each
@@ -534,24 +545,26 @@ class Classroom(Served):
         headers: Mapping[str, str],
         body: bytes,
     ) -> Reply:
+        # Seen, even when refused: a student stuck on a wrong secret is active. But the
+        # signature comes before any scenario: a request signed with nobody's secret (the
+        # app key alone travels in clear) spends no server error and is not slowed.
         with student.lock:
             student.last_seen = self.clock()
-        api = not path.startswith(CONTROL_PREFIX) and path != EXERCISE_PATH
         failing = None
-        if api:
-            delay = student.delay()
-            if delay > 0:
-                time.sleep(delay)  # this request's own thread: other students go on
-            failing = student.take_server_error()
         try:
+            student.check(headers, path, query, body, headers.get("host", ""))
+            if not path.startswith(CONTROL_PREFIX) and path != EXERCISE_PATH:
+                delay = student.delay()
+                if delay > 0:
+                    time.sleep(delay)  # this request's own thread: other students go on
+                failing = student.take_server_error()
             if failing is not None:
                 message = "a simulated server error (the teacher's server_errors scenario)"
                 reply = Reply(failing, error_body("SERVER_ERROR", message))
             elif path == EXERCISE_PATH:
-                student.check(headers, path, query, body, headers.get("host", ""))
                 reply = Reply(200, self._exercise(student, parse_json(body)))
             else:
-                reply = student.service.respond(method, target, headers, body)
+                reply = student.service.respond(method, target, headers, body, authenticated=True)
         except SimulatorError as refused:
             self._refused(student, refused, headers, path, query, body)
             reply = refused.reply
@@ -614,6 +627,13 @@ class Classroom(Served):
             )
         with student.lock:
             if passed and name not in student.exercises:
+                if len(student.exercises) >= _MAX_EXERCISES:
+                    # Every teacher's view downloads the rows each second: keep them small.
+                    raise SimulatorError(
+                        400,
+                        "TOO_MANY_EXERCISES",
+                        f"at most {_MAX_EXERCISES} exercises are kept per student",
+                    )
                 student.exercises.append(name)
             done = list(student.exercises)
         return {"student": student.name, "exercise": name, "passed": passed, "exercises": done}

@@ -71,12 +71,24 @@ class Service:
         except SimulatorError as refused:
             return refused.reply
 
-    def respond(self, method: str, target: str, headers: Mapping[str, str], body: bytes) -> Reply:
-        """Answer one HTTP request, or raise the SimulatorError that refuses it."""
+    def respond(
+        self,
+        method: str,
+        target: str,
+        headers: Mapping[str, str],
+        body: bytes,
+        *,
+        authenticated: bool = False,
+    ) -> Reply:
+        """Answer one HTTP request, or raise the SimulatorError that refuses it.
+
+        ``authenticated``: the caller has checked the signature already (a second check
+        would refuse the nonce as reused).
+        """
         parts = urlsplit(target)
         path = unquote(parts.path)
         control = path.startswith(CONTROL_PREFIX)
-        if not control or self.control_signed:
+        if not authenticated and (not control or self.control_signed):
             self.authenticate(headers, path, parts.query, body, headers.get("host", ""))
         if control:
             return Reply(200, self._control(method, path, body))
