@@ -127,6 +127,29 @@ def test_the_secret_is_never_shown() -> None:
         assert all(SECRET not in cell for row in result.parts for cell in row[1:3])
 
 
+def test_the_secret_is_hidden_in_a_parts_name_and_where_a_cell_is_cut() -> None:
+    start = percent_encode(canonical())[:60]
+    for result in (
+        # The secret glued to a name-less part: the part's own label holds it.
+        check(canonical=REQUEST["path"] + "&" + "a" * 55 + SECRET),
+        # Cut at the cell's edge: only the secret's start would show.
+        check(string_to_sign=start + SECRET),
+        check(string_to_sign=start + percent_encode(SECRET + "&")),
+    ):
+        assert not result.ok
+        assert SECRET[:6] not in shown(result), shown(result)
+        assert all(SECRET[:6] not in cell for row in result.parts for cell in row[:3])
+
+
+def test_a_part_given_twice_is_not_passed_as_once() -> None:
+    host = "host=" + REQUEST["host"]
+    result = check(canonical=canonical().replace(host, host + "&host=evil.example"))
+    assert not result.ok
+    assert result.message.startswith(
+        "repeated host: 'host=evil.example' comes a second time; each name appears once"
+    )
+
+
 def test_html_escapes_what_the_student_typed() -> None:
     result = check(canonical=canonical(path="/<script>x</script>"))
     assert "<script>" not in result._repr_html_()

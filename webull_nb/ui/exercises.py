@@ -300,8 +300,13 @@ def _compare_canonical(
     got_path, got_params, got_digest = _student_parts(got, path, has_digest)
     rows: list[tuple[str, str, str, bool]] = [("path", path, got_path, got_path == path)]
     theirs: dict[str, str] = {}
+    repeated: list[tuple[str, str]] = []
     for text in got_params:
-        theirs.setdefault(text.split("=", 1)[0], text)
+        key = text.split("=", 1)[0]
+        if key in theirs:
+            repeated.append((key, text))  # counted once, it would hide a wrong string
+        else:
+            theirs[key] = text
     mine = [(name, text) for name, text in expected if name not in ("path", "body digest")]
     for name, text in mine:
         key = text.split("=", 1)[0]
@@ -309,6 +314,8 @@ def _compare_canonical(
         rows.append((name, text, "(missing)" if value is None else value, value == text))
     for key, text in theirs.items():
         rows.append((f"extra {_label(key)}", "(none)", text, False))
+    for key, text in repeated:
+        rows.append((f"repeated {_label(key)}", "(once)", text, False))
     order_ok = [t.split("=", 1)[0] for t in got_params] == sorted(
         t.split("=", 1)[0] for t in got_params
     )
@@ -330,6 +337,11 @@ def _compare_canonical(
             return rows, f"{part} is missing: expected {want!r}"
         if part.startswith("extra"):
             return rows, f"{part}: {mine_got!r} is not part of this request"
+        if part.startswith("repeated"):
+            return rows, (
+                f"{part}: {mine_got!r} comes a second time; each name appears once "
+                "(a repeated query parameter's values are joined: name=a&b)"
+            )
         if part == "order":
             return rows, "the parameters are not sorted by name"
         words = f"{part} differs: expected {want!r}, yours {mine_got!r}"
@@ -403,6 +415,9 @@ def check_signature(
     if theirs is not None:
         if "&".join(text for _, text in expected) == want:
             parts, message = _compare_canonical(expected, theirs, path, data, algorithm)
+            if not message and theirs != want:  # a difference the parts cannot name
+                message = "the canonical string differs"
+                parts.append(("canonical string", _clip(want), _clip(theirs), False))
         else:  # a shape this split does not know: compare the whole string
             message = "" if theirs == want else "the canonical string differs"
             parts = [("canonical string", _clip(want), _clip(theirs), theirs == want)]
@@ -442,7 +457,9 @@ def check_signature(
         checked = [name for name, value in (*given, ("signature", signature)) if value is not None]
         named = " and ".join([", ".join(checked[:-1]), checked[-1]] if checked[:-1] else checked)
         message = f"right: your {named} match{'es' if len(checked) == 1 else ''}"
-    parts = [(p, _hide(e, secret), _hide(g, secret), good) for p, e, g, good in parts]
+    parts = [
+        (_hide(p, secret), _hide(e, secret), _hide(g, secret), good) for p, e, g, good in parts
+    ]
     message = _hide(message, secret)
     reported = ""
     if report:
@@ -451,9 +468,22 @@ def check_signature(
 
 
 def _hide(text: str, secret: Secret[str]) -> str:
+    """The text with the secret masked, as typed or percent-encoded, and also the start of
+    it that a clipped value ("…") ends on."""
     # A student may paste the secret into their canonical string: it is never shown back.
     value = secret.reveal()
-    return text.replace(value, "********") if value else text
+    if not value:
+        return text
+    forms = {value, signing.percent_encode(value)}
+    for form in forms:
+        text = text.replace(form, "********")
+    if text.endswith("…"):
+        head = text[:-1]
+        for form in forms:
+            for length in range(len(form) - 1, 3, -1):
+                if head.endswith(form[:length]):
+                    return head[:-length] + "********…"
+    return text
 
 
 # --- check_polling ---------------------------------------------------------------------------
