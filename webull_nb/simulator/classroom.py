@@ -120,7 +120,7 @@ class _Student:
         self.check = SignatureCheck(app_key, app_secret, self.clock)
         # The budget runs on the class's clock, not the student's: a clock_offset turned off
         # must not leave checks stamped minutes ahead, filling the window until then.
-        self.service = Service(self.tokens, self.check, RateLimiter(clock), control_signed=True)
+        self.service = Service(self.tokens, self.check, RateLimiter(clock))
         self.lock = threading.Lock()
         self.checks = 0
         self.rate_limited = 0

@@ -25,7 +25,7 @@ __all__ = [
 
 ACCOUNTS_PATH = "/openapi/account/list"
 # The control plane: the simulated phone's side, unsigned and answered only to local Host names
-# (a class signs it instead: ``control_signed``).
+# (a class checks every request's signature itself, this one's too: ``authenticated``).
 CONTROL_PREFIX = "/_sim/"
 SMS_PATH = CONTROL_PREFIX + "sms"
 VERIFY_PATH = CONTROL_PREFIX + "verify"
@@ -53,15 +53,12 @@ class Service:
         limiter: RateLimiter,
         *,
         no_device: bool = False,
-        control_signed: bool = False,
     ) -> None:
         self.tokens = tokens
         self.authenticate = authenticate
         self.limiter = limiter
         # Plays an account with no logged-in Webull App: creates answer NO_AVAILABLE_DEVICE.
         self.no_device = no_device
-        # In a class the control plane is reached from other machines: it must be signed.
-        self.control_signed = control_signed
         self.answers = Answers(tokens.clock)
 
     def handle(self, method: str, target: str, headers: Mapping[str, str], body: bytes) -> Reply:
@@ -82,13 +79,13 @@ class Service:
     ) -> Reply:
         """Answer one HTTP request, or raise the SimulatorError that refuses it.
 
-        ``authenticated``: the caller has checked the signature already (a second check
-        would refuse the nonce as reused).
+        ``authenticated``: the caller has checked the signature already, control plane
+        included (a second check would refuse the nonce as reused).
         """
         parts = urlsplit(target)
         path = unquote(parts.path)
         control = path.startswith(CONTROL_PREFIX)
-        if not authenticated and (not control or self.control_signed):
+        if not authenticated and not control:
             self.authenticate(headers, path, parts.query, body, headers.get("host", ""))
         if control:
             return Reply(200, self._control(method, path, body))
